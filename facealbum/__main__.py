@@ -1,0 +1,3 @@
+from facealbum.cli import main
+
+raise SystemExit(main())

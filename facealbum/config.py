@@ -1,0 +1,102 @@
+"""Where things live on disk, and every user setting with its default, in one place."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+from platformdirs import PlatformDirs
+
+APP_NAME = "facealbum"
+LIBRARY_ENV = "FACEALBUM_LIBRARY"
+
+_dirs = PlatformDirs(APP_NAME, appauthor=False)
+
+DATABASE_NAME = "library.sqlite3"
+INDEX_DIR_NAME = "index"
+THUMBNAIL_DIR_NAME = "thumbnails"
+LIBRARY_SETTINGS_NAME = "settings.json"
+
+
+def default_library_dir() -> Path:
+    """The library used when neither --library nor $FACEALBUM_LIBRARY names one."""
+    return Path(_dirs.user_data_dir) / "library"
+
+
+def resolve_library_dir(explicit: str | os.PathLike | None = None) -> Path:
+    """--library DIR, else $FACEALBUM_LIBRARY, else the platform's user data folder."""
+    if explicit:
+        return Path(explicit).expanduser()
+    from_env = os.environ.get(LIBRARY_ENV)
+    if from_env:
+        return Path(from_env).expanduser()
+    return default_library_dir()
+
+
+def user_config_dir() -> Path:
+    """Per-user state that is not tied to one library (recent libraries, window layout)."""
+    return Path(_dirs.user_config_dir)
+
+
+def default_workers() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Settings of one library, saved as settings.json inside it.
+
+    They belong to the library rather than the user because a library of museum
+    portraits wants other thresholds than a family album.
+    """
+
+    # Euclidean distance between dlib encodings under which two faces match
+    # (face_recognition's default tolerance).
+    tolerance: float = 0.6
+    # "hog" is fast on a CPU; "cnn" finds more profile and small faces, slowly.
+    detector: str = "hog"
+    # Faces narrower than this, in pixels of the full photo, are ignored.
+    min_face_px: int = 40
+    # Scan worker processes; the encoder holds the GIL, so cores need processes.
+    workers: int = 0  # 0 = one per core
+    # Assign faces very close to a person's confirmed faces without asking.
+    auto_assign: bool = True
+
+    def effective_workers(self) -> int:
+        return self.workers if self.workers > 0 else default_workers()
+
+    def validated(self) -> Settings:
+        """A copy with every value clamped into its meaningful range."""
+        detector = self.detector if self.detector in ("hog", "cnn") else "hog"
+        return replace(
+            self,
+            tolerance=min(max(float(self.tolerance), 0.1), 1.2),
+            detector=detector,
+            min_face_px=min(max(int(self.min_face_px), 12), 1000),
+            workers=min(max(int(self.workers), 0), 64),
+            auto_assign=bool(self.auto_assign),
+        )
+
+
+def load_settings(library_dir: Path) -> Settings:
+    """Read a library's settings; unknown keys are ignored, a broken file gives defaults."""
+    path = library_dir / LIBRARY_SETTINGS_NAME
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return Settings()
+    known = {f.name for f in fields(Settings)}
+    try:
+        return Settings(**{k: v for k, v in raw.items() if k in known}).validated()
+    except (TypeError, ValueError):
+        return Settings()
+
+
+def save_settings(library_dir: Path, settings: Settings) -> None:
+    """Write settings atomically so a crash never leaves half a file."""
+    path = library_dir / LIBRARY_SETTINGS_NAME
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(asdict(settings.validated()), indent=2), encoding="utf-8")
+    os.replace(tmp, path)
