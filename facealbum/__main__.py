@@ -1,3 +1,8 @@
+import multiprocessing
+
 from facealbum.cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":
+    # Scan workers are spawned processes; a frozen (PyInstaller) app needs this first.
+    multiprocessing.freeze_support()
+    raise SystemExit(main())
