@@ -1,0 +1,292 @@
+"""Scanning a folder: walk it, decide what needs analysing, analyse in worker processes.
+
+The parent's work per photo stays tiny (a stat while walking, a message to a worker);
+reading, decoding, detecting and encoding all happen in the workers, because dlib's
+encoder holds the GIL and only processes use more than one core for it.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import stat
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from facealbum.engine.images import PHOTO_EXTENSIONS
+from facealbum.engine.pool import ProcessPool, WorkerError
+from facealbum.engine.types import PhotoAnalysis
+
+# -- what is on disk, what the library knows --------------------------------------------
+
+
+@dataclass(frozen=True)
+class DiskPhoto:
+    """A photo file as found on disk."""
+
+    path: str
+    size: int  # bytes
+    mtime: float  # seconds since the epoch
+
+
+@dataclass(frozen=True)
+class KnownPhoto:
+    """What the library remembers of a photo path from an earlier scan."""
+
+    size: int
+    mtime: float
+    fingerprint: str | None
+    status: str  # "pending" means it was never analysed to the end
+
+
+@dataclass(frozen=True)
+class ScanPlan:
+    to_analyse: list[DiskPhoto]  # new paths, changed files, and photos still pending
+    removed: list[str]  # known paths no longer on disk
+    unchanged: int
+
+
+def walk_photos(root: Path) -> Iterator[DiskPhoto]:
+    """Every photo file under `root`, in a stable (sorted) order.
+
+    Hidden files and folders (leading dot) are skipped, as are folders that cannot be
+    read. Symlinked folders are followed, each real folder at most once, so a link
+    loop ends. Raises FileNotFoundError / NotADirectoryError when `root` itself is
+    missing: an unplugged drive must not look like a folder whose photos were deleted.
+    """
+    top = os.path.abspath(os.fspath(root))
+    if not os.path.isdir(top):
+        if os.path.exists(top):
+            raise NotADirectoryError(top)
+        raise FileNotFoundError(top)
+    seen: set[str] = set()
+    stack = [top]
+    while stack:
+        folder = stack.pop()
+        real = os.path.realpath(folder)
+        if real in seen:
+            continue
+        seen.add(real)
+        photos, subfolders = _read_folder(folder)
+        yield from photos
+        stack.extend(reversed(subfolders))  # popped in sorted order
+
+
+def _read_folder(folder: str) -> tuple[list[DiskPhoto], list[str]]:
+    try:
+        with os.scandir(folder) as it:
+            entries = sorted(it, key=lambda e: e.name)
+    except OSError:  # unreadable or vanished mid-walk
+        return [], []
+    photos: list[DiskPhoto] = []
+    subfolders: list[str] = []
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        try:
+            if entry.is_dir():  # follows symlinks; loops are caught by real path
+                subfolders.append(entry.path)
+                continue
+            if not is_photo_name(entry.name):
+                continue
+            st = entry.stat()  # follows a symlinked file to the photo itself
+        except OSError:  # broken link, permission, vanished
+            continue
+        if stat.S_ISREG(st.st_mode):
+            photos.append(DiskPhoto(entry.path, st.st_size, st.st_mtime))
+    return photos, subfolders
+
+
+def is_photo_name(name: str) -> bool:
+    """Whether a file name has one of the photo extensions the engine can read."""
+    return os.path.splitext(name)[1].lower() in PHOTO_EXTENSIONS
+
+
+def plan_scan(disk: Iterable[DiskPhoto], known: Mapping[str, KnownPhoto]) -> ScanPlan:
+    """Compare the disk with the library.
+
+    `known` must hold only the photos under the walked folder, else photos of other
+    folders are reported as removed. A photo that failed before is not retried while
+    its file is unchanged.
+    """
+    to_analyse: list[DiskPhoto] = []
+    on_disk: set[str] = set()
+    unchanged = 0
+    for photo in disk:
+        on_disk.add(photo.path)
+        before = known.get(photo.path)
+        if (
+            before is None
+            or before.status == "pending"
+            or before.size != photo.size
+            or before.mtime != photo.mtime
+        ):
+            to_analyse.append(photo)
+        else:
+            unchanged += 1
+    removed = [path for path in known if path not in on_disk]
+    return ScanPlan(to_analyse=to_analyse, removed=removed, unchanged=unchanged)
+
+
+# -- results ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Analysed:
+    analysis: PhotoAnalysis
+
+
+@dataclass(frozen=True)
+class Moved:
+    """A new path whose content is a photo that vanished from `old_path`: not re-analysed."""
+
+    path: str
+    size: int
+    mtime: float
+    fingerprint: str
+    old_path: str
+
+
+@dataclass(frozen=True)
+class Failed:
+    path: str
+    size: int
+    mtime: float
+    reason: str  # a sentence for the user
+
+
+ScanResult = Analysed | Moved | Failed
+
+
+# -- the worker side --------------------------------------------------------------------
+
+
+def _photo_handler(detector: str, min_face_px: int) -> Callable[[DiskPhoto, object], ScanResult]:
+    """Runs once in each worker process: builds its own FaceEngine (models load lazily)."""
+    from facealbum.engine.faces import FaceEngine
+
+    engine = FaceEngine(detector=detector, min_face_px=min_face_px)
+
+    def handle(photo: DiskPhoto, moved_candidates: object) -> ScanResult:
+        return analyse_photo(engine, photo, moved_candidates or {})
+
+    return handle
+
+
+def analyse_photo(
+    engine: object, photo: DiskPhoto, moved_candidates: Mapping[str, str]
+) -> ScanResult:
+    """What a worker does with one photo; never raises."""
+    from facealbum.engine.images import ImageLoadError, fingerprint, read_photo_bytes
+
+    fail = functools.partial(Failed, photo.path, photo.size, photo.mtime)
+    try:
+        if moved_candidates:
+            digest = fingerprint(read_photo_bytes(photo.path))
+            old_path = moved_candidates.get(digest)
+            if old_path is not None:
+                return Moved(photo.path, photo.size, photo.mtime, digest, old_path)
+        return Analysed(engine.analyse_file(photo.path))  # type: ignore[attr-defined]
+    except ImageLoadError as exc:
+        return fail(exc.reason)
+    except MemoryError:
+        return fail("not enough memory to analyse this photo")
+    except Exception as exc:  # a bug or a dlib error must cost one photo, not the scan
+        return fail(f"analysis failed: {type(exc).__name__}: {exc}")
+
+
+# -- the pool ---------------------------------------------------------------------------
+
+
+class ScanPool:
+    """Analyses photos in worker processes, each with its own FaceEngine.
+
+    Use as a context manager; workers start on the first run and are reused by later
+    runs. Workers = Settings.effective_workers().
+    """
+
+    def __init__(self, workers: int, detector: str = "hog", min_face_px: int = 40) -> None:
+        setup = functools.partial(_photo_handler, detector, min_face_px)
+        # Two photos per worker: one running, one waiting, so no worker idles between
+        # photos while memory and cancel latency stay bounded.
+        self._pool = ProcessPool(workers, setup, depth=2)
+
+    @property
+    def workers(self) -> int:
+        return self._pool.workers
+
+    def __enter__(self) -> ScanPool:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def run(
+        self,
+        photos: Sequence[DiskPhoto],
+        moved_candidates: Mapping[str, str] | None = None,
+        cancel: threading.Event | None = None,
+        pause: threading.Event | None = None,
+    ) -> Iterator[ScanResult]:
+        """Analyse `photos`, yielding one result per photo in completion order.
+
+        moved_candidates maps the fingerprint of each photo that vanished from disk to
+        its old path; a photo with such a fingerprint comes back as Moved, undetected.
+        Pause holds back new photos; cancel drops what is left and returns promptly.
+        """
+        context = dict(moved_candidates) if moved_candidates else None
+        for photo, outcome in self._pool.run(photos, context, cancel=cancel, pause=pause):
+            if isinstance(outcome, WorkerError):
+                yield Failed(photo.path, photo.size, photo.mtime, outcome.reason)
+            else:
+                yield outcome
+
+
+# -- progress ---------------------------------------------------------------------------
+
+
+@dataclass
+class ScanClock:
+    """Photos per second over a sliding window, and the time left at that pace."""
+
+    total: int
+    window: float = 30.0  # seconds of history the speed is measured over
+    now: Callable[[], float] = time.monotonic
+    done: int = 0
+    _samples: deque = field(default_factory=deque, repr=False)  # (time, done)
+
+    def __post_init__(self) -> None:
+        self._samples.append((self.now(), 0))
+
+    def tick(self, n: int = 1) -> None:
+        """Count n more photos as done."""
+        self.done += n
+        t = self.now()
+        self._samples.append((t, self.done))
+        # Keep one sample older than the window as the anchor to measure from.
+        while len(self._samples) > 2 and self._samples[1][0] <= t - self.window:
+            self._samples.popleft()
+
+    @property
+    def photos_per_second(self) -> float:
+        first_t, first_done = self._samples[0]
+        elapsed = self.now() - first_t
+        if elapsed <= 0:
+            return 0.0
+        return (self.done - first_done) / elapsed
+
+    @property
+    def eta_seconds(self) -> float | None:
+        """Seconds left, or None while there is no pace to go by."""
+        left = max(0, self.total - self.done)
+        if left == 0:
+            return 0.0
+        rate = self.photos_per_second
+        return left / rate if rate > 0 else None
