@@ -1,0 +1,158 @@
+"""Read queries for views: folders, photos and faces, by id sets."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from facealbum.album_types import FaceInfo, FolderInfo, PhotoInfo
+from facealbum.engine.types import ENCODING_DIM, Box
+
+# SQLite's default limit on host parameters is 999 on old builds.
+_CHUNK = 900
+
+_FACE_COLUMNS = (
+    "f.id, f.photo_id, p.path, f.box_left, f.box_top, f.box_right, f.box_bottom, f.score,"
+    " f.size_px, f.sharpness, f.person_id, pe.name, f.group_id, f.assigned_by"
+)
+_FACE_FROM = "faces f JOIN photos p ON p.id = f.photo_id LEFT JOIN people pe ON pe.id = f.person_id"
+
+
+def chunks(ids: Sequence[int], size: int = _CHUNK) -> Iterable[Sequence[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def marks(n: int) -> str:
+    return ",".join("?" * n)
+
+
+def folders(conn: sqlite3.Connection) -> list[tuple[int, str, int, int]]:
+    """(id, path, photo_count, face_count) of every folder, by path."""
+    return conn.execute(
+        "SELECT fo.id, fo.path,"
+        " (SELECT COUNT(*) FROM photos p WHERE p.folder_id = fo.id),"
+        " (SELECT COUNT(*) FROM faces f JOIN photos p ON p.id = f.photo_id"
+        "  WHERE p.folder_id = fo.id)"
+        " FROM folders fo ORDER BY fo.path"
+    ).fetchall()
+
+
+def folder_info(row: tuple[int, str, int, int], available: bool) -> FolderInfo:
+    return FolderInfo(row[0], row[1], row[2], row[3], available)
+
+
+def photo_ids(
+    conn: sqlite3.Connection, folder_id: int | None = None, person_id: int | None = None
+) -> list[int]:
+    """Newest taken_at first (undated last), then path: one indexed query."""
+    where, args = [], []
+    if folder_id is not None:
+        where.append("p.folder_id = ?")
+        args.append(folder_id)
+    if person_id is not None:
+        where.append("p.id IN (SELECT photo_id FROM faces WHERE person_id = ?)")
+        args.append(person_id)
+    sql = "SELECT p.id FROM photos p"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY p.taken_at DESC, p.path"
+    return [r[0] for r in conn.execute(sql, args)]
+
+
+def photos(conn: sqlite3.Connection, ids: Sequence[int]) -> dict[int, PhotoInfo]:
+    out: dict[int, PhotoInfo] = {}
+    ids = list(dict.fromkeys(ids))
+    for part in chunks(ids):
+        rows = conn.execute(
+            "SELECT p.id, p.path, p.folder_id, p.width, p.height, p.taken_at, p.status, p.error,"
+            " (SELECT COUNT(*) FROM faces f WHERE f.photo_id = p.id)"
+            f" FROM photos p WHERE p.id IN ({marks(len(part))})",
+            part,
+        )
+        for r in rows:
+            out[r[0]] = PhotoInfo(*r)
+    return out
+
+
+def _face(r: tuple) -> FaceInfo:
+    return FaceInfo(
+        id=r[0],
+        photo_id=r[1],
+        photo=r[2],
+        box=Box(r[3], r[4], r[5], r[6]),
+        score=r[7],
+        size_px=r[8],
+        sharpness=r[9],
+        person_id=r[10],
+        person_name=r[11],
+        group_id=r[12],
+        assigned_by=r[13],
+    )
+
+
+def faces_in_photo(conn: sqlite3.Connection, photo_id: int) -> list[FaceInfo]:
+    rows = conn.execute(
+        f"SELECT {_FACE_COLUMNS} FROM {_FACE_FROM} WHERE f.photo_id = ? ORDER BY f.box_left",
+        (photo_id,),
+    )
+    return [_face(r) for r in rows]
+
+
+def faces(conn: sqlite3.Connection, ids: Sequence[int]) -> dict[int, FaceInfo]:
+    out: dict[int, FaceInfo] = {}
+    ids = list(dict.fromkeys(int(i) for i in ids))
+    for part in chunks(ids):
+        rows = conn.execute(
+            f"SELECT {_FACE_COLUMNS} FROM {_FACE_FROM} WHERE f.id IN ({marks(len(part))})", part
+        )
+        for r in rows:
+            out[r[0]] = _face(r)
+    return out
+
+
+def encoding_of(conn: sqlite3.Connection, face_id: int) -> np.ndarray | None:
+    row = conn.execute("SELECT encoding FROM faces WHERE id = ?", (face_id,)).fetchone()
+    return None if row is None else np.frombuffer(row[0], dtype=np.float32).copy()
+
+
+def face_ids_of_photo(conn: sqlite3.Connection, photo_id: int) -> list[int]:
+    return [r[0] for r in conn.execute("SELECT id FROM faces WHERE photo_id = ?", (photo_id,))]
+
+
+def all_encodings(conn: sqlite3.Connection) -> tuple[np.ndarray, np.ndarray]:
+    """(ids int64, vectors float32 (n, 128)) of every face: what the index is built from."""
+    rows = conn.execute("SELECT id, encoding FROM faces ORDER BY id").fetchall()
+    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    if not rows:
+        return ids, np.empty((0, ENCODING_DIM), dtype=np.float32)
+    flat = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
+    return ids, flat.reshape(len(rows), ENCODING_DIM)
+
+
+def known_photos(
+    conn: sqlite3.Connection, folder_id: int, under: str | None = None
+) -> dict[str, tuple[int, float, str | None, str]]:
+    """path -> (size, mtime, fingerprint, status) of a folder's photos, optionally under a
+    sub-directory (a path prefix ending in the separator)."""
+    sql = "SELECT path, size, mtime, fingerprint, status FROM photos WHERE folder_id = ?"
+    args: list = [folder_id]
+    if under:
+        # Range on the UNIQUE path index instead of LIKE, which would treat _ and % as wildcards.
+        sql += " AND path >= ? AND path < ?"
+        args += [under, under[:-1] + chr(ord(under[-1]) + 1)]
+    return {r[0]: (r[1], r[2], r[3], r[4]) for r in conn.execute(sql, args)}
+
+
+def stats(conn: sqlite3.Connection) -> dict[str, int]:
+    one = lambda sql: conn.execute(sql).fetchone()[0]  # noqa: E731
+    return {
+        "folders": one("SELECT COUNT(*) FROM folders"),
+        "photos": one("SELECT COUNT(*) FROM photos"),
+        "errors": one("SELECT COUNT(*) FROM photos WHERE status = 'error'"),
+        "faces": one("SELECT COUNT(*) FROM faces"),
+        "people": one("SELECT COUNT(*) FROM people"),
+        "named_faces": one("SELECT COUNT(*) FROM faces WHERE person_id IS NOT NULL"),
+    }

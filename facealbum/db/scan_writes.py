@@ -1,0 +1,247 @@
+"""Writing scan results: each function runs inside the caller's write transaction
+and reports which face ids the vector index must add or drop."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from facealbum.engine.types import Box, Face, PhotoAnalysis
+
+# An edited photo keeps a face's person when the new face sits in the same
+# place and is this close (same person, same shot; 0.6 would be "same person").
+CARRY_MAX_DISTANCE = 0.3
+CARRY_MIN_OVERLAP = 0.4
+
+
+@dataclass
+class FaceChanges:
+    """What the vector index has to mirror after a write."""
+
+    added_ids: list[int] = field(default_factory=list)
+    added_vectors: list[np.ndarray] = field(default_factory=list)
+    removed_ids: list[int] = field(default_factory=list)
+
+    def extend(self, other: FaceChanges) -> None:
+        self.added_ids += other.added_ids
+        self.added_vectors += other.added_vectors
+        self.removed_ids += other.removed_ids
+
+    def __bool__(self) -> bool:
+        return bool(self.added_ids or self.removed_ids)
+
+
+def _blob(encoding: np.ndarray) -> bytes:
+    return np.ascontiguousarray(encoding, dtype=np.float32).tobytes()
+
+
+def _face_values(face: Face) -> tuple:
+    b = face.box
+    return (
+        b.left, b.top, b.right, b.bottom,
+        float(face.score), int(face.size_px), float(face.sharpness), _blob(face.encoding),
+    )  # fmt: skip
+
+
+def _insert_faces(conn: sqlite3.Connection, photo_id: int, faces: Iterable[Face]) -> FaceChanges:
+    changes = FaceChanges()
+    for face in faces:
+        cur = conn.execute(
+            "INSERT INTO faces (photo_id, box_left, box_top, box_right, box_bottom, score,"
+            " size_px, sharpness, encoding) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (photo_id, *_face_values(face)),
+        )
+        changes.added_ids.append(cur.lastrowid)
+        changes.added_vectors.append(np.asarray(face.encoding, dtype=np.float32))
+    return changes
+
+
+def _overlap(a: Box, b: Box) -> float:
+    """Intersection over union of two boxes."""
+    w = min(a.right, b.right) - max(a.left, b.left)
+    h = min(a.bottom, b.bottom) - max(a.top, b.top)
+    inter = max(0.0, w) * max(0.0, h)
+    union = a.area + b.area - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _replace_faces(conn: sqlite3.Connection, photo_id: int, faces: Iterable[Face]) -> FaceChanges:
+    """New faces for an edited photo. A new face matching an old one (same place, very
+    close encoding) takes over the old row, so its id, person, rejections survive."""
+    old = conn.execute(
+        "SELECT id, box_left, box_top, box_right, box_bottom, encoding FROM faces"
+        " WHERE photo_id = ?",
+        (photo_id,),
+    ).fetchall()
+    old_boxes = {r[0]: Box(*r[1:5]) for r in old}
+    old_vecs = {r[0]: np.frombuffer(r[5], dtype=np.float32) for r in old}
+    pairs = []
+    faces = list(faces)
+    for i, face in enumerate(faces):
+        for face_id, box in old_boxes.items():
+            dist = float(np.linalg.norm(old_vecs[face_id] - face.encoding))
+            if dist < CARRY_MAX_DISTANCE and _overlap(box, face.box) >= CARRY_MIN_OVERLAP:
+                pairs.append((dist, i, face_id))
+    kept: dict[int, int] = {}  # new face index -> old face id, closest pairs first
+    for _, i, face_id in sorted(pairs):
+        if i not in kept and face_id not in kept.values():
+            kept[i] = face_id
+    changes = FaceChanges()
+    gone = [fid for fid in old_boxes if fid not in kept.values()]
+    for fid in gone:
+        conn.execute("DELETE FROM faces WHERE id = ?", (fid,))
+    changes.removed_ids += gone
+    for i, face_id in kept.items():
+        conn.execute(
+            "UPDATE faces SET box_left = ?, box_top = ?, box_right = ?, box_bottom = ?,"
+            " score = ?, size_px = ?, sharpness = ?, encoding = ? WHERE id = ?",
+            (*_face_values(faces[i]), face_id),
+        )
+        # The vector changed: drop and re-add it in the index.
+        changes.removed_ids.append(face_id)
+        changes.added_ids.append(face_id)
+        changes.added_vectors.append(np.asarray(faces[i].encoding, dtype=np.float32))
+    changes.extend(_insert_faces(conn, photo_id, (f for i, f in enumerate(faces) if i not in kept)))
+    return changes
+
+
+def save_analysis(
+    conn: sqlite3.Connection, folder_id: int, a: PhotoAnalysis
+) -> tuple[int, FaceChanges]:
+    """Insert a new photo or refresh a changed one, with its faces."""
+    row = conn.execute("SELECT id FROM photos WHERE path = ?", (a.path,)).fetchone()
+    values = (folder_id, a.size, a.mtime, a.fingerprint, a.width, a.height, a.taken_at)
+    if row is None:
+        cur = conn.execute(
+            "INSERT INTO photos (folder_id, size, mtime, fingerprint, width, height, taken_at,"
+            " status, path) VALUES (?, ?, ?, ?, ?, ?, ?, 'ok', ?)",
+            (*values, a.path),
+        )
+        photo_id = cur.lastrowid
+        changes = _insert_faces(conn, photo_id, a.faces)
+    else:
+        photo_id = row[0]
+        conn.execute(
+            "UPDATE photos SET folder_id = ?, size = ?, mtime = ?, fingerprint = ?, width = ?,"
+            " height = ?, taken_at = ?, status = 'ok', error = NULL,"
+            " scanned_at = datetime('now') WHERE id = ?",
+            (*values, photo_id),
+        )
+        changes = _replace_faces(conn, photo_id, a.faces)
+    return photo_id, changes
+
+
+def save_failure(
+    conn: sqlite3.Connection, folder_id: int, path: str, size: int, mtime: float, reason: str
+) -> tuple[int, FaceChanges]:
+    """Record a photo that cannot be read; it is not retried until the file changes."""
+    row = conn.execute("SELECT id FROM photos WHERE path = ?", (path,)).fetchone()
+    if row is None:
+        cur = conn.execute(
+            "INSERT INTO photos (folder_id, path, size, mtime, status, error)"
+            " VALUES (?, ?, ?, ?, 'error', ?)",
+            (folder_id, path, size, mtime, reason),
+        )
+        return cur.lastrowid, FaceChanges()
+    photo_id = row[0]
+    conn.execute(
+        "UPDATE photos SET size = ?, mtime = ?, fingerprint = NULL, status = 'error', error = ?,"
+        " scanned_at = datetime('now') WHERE id = ?",
+        (size, mtime, reason, photo_id),
+    )
+    return photo_id, _delete_faces_where(conn, "photo_id = ?", (photo_id,))
+
+
+def save_move(
+    conn: sqlite3.Connection,
+    folder_id: int,
+    path: str,
+    size: int,
+    mtime: float,
+    fingerprint: str,
+    old_path: str,
+    may_repoint: bool,
+) -> tuple[int | None, FaceChanges]:
+    """A file whose content the library already knows.
+
+    Same path: only its stat changed. `may_repoint`: the old path vanished, so its
+    row (faces, people) moves to the new path. Otherwise the file is a copy: its
+    faces are copied from the known photo. Returns (None, ...) when no known photo
+    has that content any more (the caller re-analyses it).
+    """
+    source = conn.execute(
+        "SELECT id FROM photos WHERE path = ? AND fingerprint = ?", (old_path, fingerprint)
+    ).fetchone()
+    if source is None:
+        may_repoint = False
+        source = conn.execute(
+            "SELECT id FROM photos WHERE fingerprint = ? AND status = 'ok' LIMIT 1", (fingerprint,)
+        ).fetchone()
+        if source is None:
+            return None, FaceChanges()
+    source_id = source[0]
+    if path == old_path:
+        conn.execute("UPDATE photos SET size = ?, mtime = ? WHERE id = ?", (size, mtime, source_id))
+        return source_id, FaceChanges()
+    changes = FaceChanges()
+    target = conn.execute("SELECT id FROM photos WHERE path = ?", (path,)).fetchone()
+    if target is not None:
+        # The new path held other content before; that photo is gone.
+        changes.extend(_delete_photos_where(conn, "id = ?", (target[0],)))
+    if may_repoint:
+        conn.execute(
+            "UPDATE photos SET path = ?, folder_id = ?, size = ?, mtime = ? WHERE id = ?",
+            (path, folder_id, size, mtime, source_id),
+        )
+        return source_id, changes
+    cur = conn.execute(
+        "INSERT INTO photos (folder_id, path, size, mtime, fingerprint, width, height, taken_at,"
+        " status) SELECT ?, ?, ?, ?, fingerprint, width, height, taken_at, 'ok'"
+        " FROM photos WHERE id = ?",
+        (folder_id, path, size, mtime, source_id),
+    )
+    photo_id = cur.lastrowid
+    rows = conn.execute(
+        "SELECT box_left, box_top, box_right, box_bottom, score, size_px, sharpness, encoding,"
+        " person_id, assigned_by FROM faces WHERE photo_id = ? ORDER BY id",
+        (source_id,),
+    ).fetchall()
+    for r in rows:
+        cur = conn.execute(
+            "INSERT INTO faces (photo_id, box_left, box_top, box_right, box_bottom, score,"
+            " size_px, sharpness, encoding, person_id, assigned_by)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (photo_id, *r),
+        )
+        changes.added_ids.append(cur.lastrowid)
+        changes.added_vectors.append(np.frombuffer(r[7], dtype=np.float32))
+    return photo_id, changes
+
+
+def _delete_faces_where(conn: sqlite3.Connection, where: str, args: tuple) -> FaceChanges:
+    ids = [r[0] for r in conn.execute(f"SELECT id FROM faces WHERE {where}", args)]
+    if ids:
+        conn.execute(f"DELETE FROM faces WHERE {where}", args)
+    return FaceChanges(removed_ids=ids)
+
+
+def _delete_photos_where(conn: sqlite3.Connection, where: str, args: tuple) -> FaceChanges:
+    changes = _delete_faces_where(conn, f"photo_id IN (SELECT id FROM photos WHERE {where})", args)
+    conn.execute(f"DELETE FROM photos WHERE {where}", args)
+    return changes
+
+
+def remove_photos(conn: sqlite3.Connection, paths: Iterable[str]) -> FaceChanges:
+    changes = FaceChanges()
+    for path in paths:
+        changes.extend(_delete_photos_where(conn, "path = ?", (path,)))
+    return changes
+
+
+def remove_folder(conn: sqlite3.Connection, folder_id: int) -> FaceChanges:
+    changes = _delete_photos_where(conn, "folder_id = ?", (folder_id,))
+    conn.execute("DELETE FROM folders WHERE id = ?", (folder_id,))
+    return changes

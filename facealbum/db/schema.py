@@ -1,0 +1,99 @@
+"""The library's tables, as numbered migrations applied in order.
+
+A migration is never edited once released: a change to the schema is a new
+migration appended to MIGRATIONS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+# Ids are AUTOINCREMENT so a deleted photo's or face's id is never reused: the
+# index, the undo log and the views all hold ids across sessions.
+_INITIAL = (
+    """CREATE TABLE meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    )""",
+    """CREATE TABLE folders (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        path TEXT NOT NULL UNIQUE,
+        added_at TEXT NOT NULL DEFAULT (datetime('now'))
+    )""",
+    """CREATE TABLE photos (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+        path TEXT NOT NULL UNIQUE,
+        size INTEGER NOT NULL,
+        mtime REAL NOT NULL,
+        fingerprint TEXT,
+        width INTEGER,
+        height INTEGER,
+        taken_at TEXT,
+        status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'ok', 'error')),
+        error TEXT,
+        scanned_at TEXT NOT NULL DEFAULT (datetime('now'))
+    )""",
+    # Matches photo_ids' ORDER BY (newest first, then path), so the view's
+    # list of 100k ids is an index walk rather than a sort.
+    "CREATE INDEX photos_by_date ON photos (taken_at DESC, path)",
+    "CREATE INDEX photos_by_folder ON photos (folder_id, taken_at DESC, path)",
+    "CREATE INDEX photos_by_fingerprint ON photos (fingerprint)",
+    """CREATE TABLE people (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        hidden INTEGER NOT NULL DEFAULT 0,
+        cover_face_id INTEGER REFERENCES faces(id) ON DELETE SET NULL,
+        created_at TEXT NOT NULL DEFAULT (datetime('now'))
+    )""",
+    # Clusters of not-yet-named faces; hidden = "do not show me this group".
+    """CREATE TABLE face_groups (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        hidden INTEGER NOT NULL DEFAULT 0
+    )""",
+    """CREATE TABLE faces (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+        box_left REAL NOT NULL,
+        box_top REAL NOT NULL,
+        box_right REAL NOT NULL,
+        box_bottom REAL NOT NULL,
+        score REAL NOT NULL,
+        size_px INTEGER NOT NULL,
+        sharpness REAL NOT NULL,
+        encoding BLOB NOT NULL,
+        person_id INTEGER REFERENCES people(id) ON DELETE SET NULL,
+        group_id INTEGER REFERENCES face_groups(id) ON DELETE SET NULL,
+        assigned_by TEXT CHECK (assigned_by IN ('user', 'auto', 'suggested')),
+        confidence REAL
+    )""",
+    "CREATE INDEX faces_by_photo ON faces (photo_id)",
+    "CREATE INDEX faces_by_person ON faces (person_id)",
+    "CREATE INDEX faces_by_group ON faces (group_id)",
+    # "This face is not this person": kept forever so suggestions never repeat it.
+    """CREATE TABLE rejections (
+        face_id INTEGER NOT NULL REFERENCES faces(id) ON DELETE CASCADE,
+        person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+        created_at TEXT NOT NULL DEFAULT (datetime('now')),
+        PRIMARY KEY (face_id, person_id)
+    ) WITHOUT ROWID""",
+    # Each row describes how to reverse one user action (JSON payload).
+    """CREATE TABLE undo_log (
+        id INTEGER PRIMARY KEY,
+        description TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        created_at TEXT NOT NULL DEFAULT (datetime('now'))
+    )""",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial", _INITIAL),)
+
+LATEST_VERSION = MIGRATIONS[-1].version
