@@ -1,0 +1,63 @@
+"""What every page shares: the open library, the scan, and cross-page requests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from facealbum.config import THUMBNAIL_DIR_NAME
+from facealbum.ui.scan_controller import ScanController
+from facealbum.ui.tasks import run_task
+from facealbum.ui.thumbnails import ThumbnailCache
+
+
+class LibraryContext(QObject):
+    """Holds the open Album; pages listen to its signals instead of to each other."""
+
+    album_changed = Signal(object)  # Album or None
+    data_changed = Signal()  # people, faces or folders changed: views refresh
+    open_photo = Signal(int)  # photo id
+    find_similar_face = Signal(int)  # face id
+    search_source = Signal(object)  # a path or an RGB numpy array
+    status_message = Signal(str)
+    error = Signal(str, object)  # title, exception or message
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.album: Any = None
+        self.scan = ScanController(self)
+
+    def set_album(self, album: Any) -> None:
+        self.album = album
+        self.album_changed.emit(album)
+
+    def thumbnail_cache(self) -> ThumbnailCache | None:
+        if self.album is None:
+            return None
+        return ThumbnailCache(Path(self.album.directory) / THUMBNAIL_DIR_NAME)
+
+    def has(self, method: str) -> bool:
+        """Whether the open library offers an action (people arrive in a later facade step)."""
+        return self.album is not None and hasattr(self.album, method)
+
+    def act(self, fn, description: str, on_done=None, *, owner: QObject | None = None) -> None:
+        """Run a changing action on a worker; then refresh every view, or show the error."""
+        album = self.album
+
+        def done(result: Any) -> None:
+            if album is not self.album:
+                return  # the library was switched meanwhile
+            if description:
+                self.status_message.emit(description)
+            if on_done is not None:
+                on_done(result)
+            self.data_changed.emit()
+
+        run_task(
+            lambda: fn(album),
+            done,
+            lambda e: self.error.emit("Could not " + description.lower(), e),
+            owner=owner or self,
+        )

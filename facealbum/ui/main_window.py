@@ -1,0 +1,354 @@
+"""The main window: a sidebar of pages, the menus, the scan status, drops and paste."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QGuiApplication,
+    QKeySequence,
+)
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
+    QStackedWidget,
+    QWidget,
+)
+
+from facealbum.ui.context import LibraryContext
+from facealbum.ui.dialogs import show_error
+from facealbum.ui.library_page import LibraryPage
+from facealbum.ui.people_page import PeoplePage
+from facealbum.ui.photo_viewer import PhotoViewer
+from facealbum.ui.recent import RecentLibraries
+from facealbum.ui.scan_status import ScanStatus
+from facealbum.ui.search_page import SearchPage, qimage_to_rgb
+from facealbum.ui.settings_dialog import SettingsDialog
+from facealbum.ui.tasks import run_task
+
+log = logging.getLogger(__name__)
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".heic", ".heif", ".webp", ".bmp", ".tif", ".tiff"}
+PAGES = ("Library", "People", "Search", "Look-alike")
+
+
+def _open_album(directory: Path, create: bool) -> Any:
+    from facealbum.album import Album  # heavy imports (numpy, hnswlib) stay off the GUI start
+
+    return Album.open(directory, create=create)
+
+
+def _make_lookalike_page(parent: QWidget) -> QWidget:
+    """The camera page, written separately; a clear message if it cannot load."""
+    try:
+        from facealbum.ui.lookalike_page import LookalikePage
+
+        return LookalikePage(parent)
+    except Exception as e:  # an optional camera stack must not keep the app from starting
+        log.warning("look-alike page unavailable: %s", e)
+        label = QLabel(
+            "The look-alike camera could not be loaded on this system.\n\n"
+            f"Reason: {e}\n\nEverything else works; search with a photo on the Search page."
+        )
+        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        label.setWordWrap(True)
+        return label
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, recent: RecentLibraries, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.recent = recent
+        self.context = LibraryContext(self)
+        self._pending_open: tuple[Path, bool] | None = None
+        self._closing = False
+        self.setWindowTitle("facealbum")
+        self.resize(1200, 800)
+        self.setAcceptDrops(True)
+
+        self.library_page = LibraryPage(self.context)
+        self.people_page = PeoplePage(self.context)
+        self.search_page = SearchPage(self.context)
+        self.lookalike_page = _make_lookalike_page(self)
+        self.sidebar = QListWidget()
+        self.sidebar.setObjectName("sidebar")
+        self.sidebar.setFixedWidth(170)
+        self.sidebar.setIconSize(QSize(20, 20))
+        self.pages = QStackedWidget()
+        for name, page in zip(
+            PAGES,
+            (self.library_page, self.people_page, self.search_page, self.lookalike_page),
+            strict=True,
+        ):
+            self.sidebar.addItem(QListWidgetItem(name))
+            self.pages.addWidget(page)
+        self.sidebar.currentRowChanged.connect(self._page_changed)
+        central = QWidget()
+        layout = QHBoxLayout(central)
+        layout.setContentsMargins(6, 6, 6, 0)
+        layout.addWidget(self.sidebar)
+        layout.addWidget(self.pages, 1)
+        self.setCentralWidget(central)
+
+        self.scan_status = ScanStatus(self.context.scan)
+        self.statusBar().addPermanentWidget(self.scan_status)
+        self._build_menus()
+        self._connect()
+        self.sidebar.setCurrentRow(0)
+
+    # -- construction --------------------------------------------------------------
+    def _action(self, menu, text: str, slot, shortcut=None, tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file = bar.addMenu("&File")
+        self._action(file, "&New library…", self.new_library, QKeySequence.StandardKey.New)
+        self._action(file, "&Open library…", self.choose_library, QKeySequence.StandardKey.Open)
+        self.recent_menu = file.addMenu("Recent libraries")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        file.addSeparator()
+        self._action(file, "&Add photo folder…", self.library_page.choose_folder, "Ctrl+Shift+O")
+        self._action(file, "&Rescan", self.library_page.rescan, "F5")
+        self._action(file, "Find people in a &photo…", self._choose_search_file, "Ctrl+F")
+        file.addSeparator()
+        self._action(file, "&Settings…", self.edit_settings, QKeySequence.StandardKey.Preferences)
+        self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        edit = bar.addMenu("&Edit")
+        self.undo_action = self._action(edit, "&Undo", self.undo, QKeySequence.StandardKey.Undo)
+        self._action(edit, "&Paste photo to search", self.paste, QKeySequence.StandardKey.Paste)
+        view = bar.addMenu("&View")
+        for row, name in enumerate(PAGES):
+            self._action(view, name, lambda _=False, r=row: self.show_page(r), f"Ctrl+{row + 1}")
+        help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "Keyboard shortcuts", self._show_shortcuts, "F1")
+        self._action(help_menu, "About facealbum", self._about)
+
+    def _connect(self) -> None:
+        c = self.context
+        c.open_photo.connect(self.open_photo)
+        c.find_similar_face.connect(self._find_similar)
+        c.status_message.connect(lambda text: self.statusBar().showMessage(text, 6000))
+        c.error.connect(lambda title, err: show_error(self, title, err))
+        c.scan.finished.connect(self._scan_finished)
+        c.scan.failed.connect(lambda msg: show_error(self, "The scan stopped", msg))
+        c.album_changed.connect(self._album_changed)
+        snapshot = getattr(self.lookalike_page, "snapshot_taken", None)
+        if snapshot is not None:
+            snapshot.connect(self.search_array)
+
+    # -- pages ------------------------------------------------------------------------
+    def show_page(self, row: int) -> None:
+        self.sidebar.setCurrentRow(row)
+
+    def _page_changed(self, row: int) -> None:
+        leaving = self.pages.currentWidget()
+        if leaving is self.lookalike_page and row != PAGES.index("Look-alike"):
+            self._shutdown_lookalike()
+        self.pages.setCurrentIndex(row)
+
+    def _shutdown_lookalike(self) -> None:
+        shutdown = getattr(self.lookalike_page, "shutdown", None)
+        if shutdown is not None:
+            try:
+                shutdown()
+            except Exception as e:  # closing must go on even if the camera misbehaves
+                log.warning("look-alike shutdown failed: %s", e)
+
+    # -- libraries -------------------------------------------------------------------
+    def open_library(self, directory: Path, create: bool = True) -> None:
+        """Open (or create) a library on a worker; a running scan is cancelled first."""
+        if self.context.scan.is_running():
+            self._pending_open = (directory, create)
+            self.context.scan.cancel()
+            self.statusBar().showMessage("Stopping the scan before switching libraries…")
+            return
+        self.statusBar().showMessage(f"Opening {directory}…")
+        run_task(
+            lambda: _open_album(directory, create),
+            lambda album: self._library_opened(directory, album),
+            lambda e: self._library_failed(directory, e),
+            owner=self,
+        )
+
+    def _library_opened(self, directory: Path, album: Any) -> None:
+        old = self.context.album
+        self.context.set_album(album)
+        if old is not None:
+            run_task(old.close, owner=self)
+        self.recent.add(directory)
+        self.statusBar().showMessage(f"Opened {directory}", 4000)
+
+    def _library_failed(self, directory: Path, error: BaseException) -> None:
+        self.statusBar().clearMessage()
+        show_error(self, "Cannot open the library", f"{directory}\n\n{_describe(error)}")
+
+    def _album_changed(self, album: Any) -> None:
+        name = Path(album.directory).name if album is not None else ""
+        self.setWindowTitle(f"{name} — facealbum" if name else "facealbum")
+        setter = getattr(self.lookalike_page, "set_library", None)
+        if setter is not None:
+            setter(album)
+
+    def new_library(self) -> None:
+        path = QFileDialog.getExistingDirectory(
+            self, "Choose an empty folder for the new library", str(Path.home())
+        )
+        if path:
+            self.open_library(Path(path), create=True)
+
+    def choose_library(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open a library folder", str(Path.home()))
+        if path:
+            self.open_library(Path(path), create=False)
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        items = self.recent.load()
+        for path in items:
+            self.recent_menu.addAction(str(path)).triggered.connect(
+                lambda _=False, p=path: self.open_library(p, create=False)
+            )
+        if not items:
+            self.recent_menu.addAction("(none yet)").setEnabled(False)
+
+    def _scan_finished(self, progress: Any) -> None:
+        if self._pending_open is not None:
+            directory, create = self._pending_open
+            self._pending_open = None
+            self.open_library(directory, create)
+            return
+        if progress is not None:
+            word = "Scan cancelled" if progress.phase == "cancelled" else "Scan finished"
+            self.statusBar().showMessage(
+                f"{word}: {progress.done:,} photos, {progress.faces_found:,} faces, "
+                f"{progress.errors} unreadable",
+                10000,
+            )
+
+    # -- actions --------------------------------------------------------------------------
+    def edit_settings(self) -> None:
+        album = self.context.album
+        if album is None:
+            return
+        dialog = SettingsDialog(album.settings, self)
+        if dialog.exec():
+            settings = dialog.settings()
+            self.context.act(lambda a: a.update_settings(settings), "Saved the settings")
+
+    def undo(self) -> None:
+        if not self.context.has("undo"):
+            self.statusBar().showMessage("Nothing to undo", 3000)
+            return
+        self.context.act(
+            lambda a: a.undo(),
+            "",
+            lambda what: self.statusBar().showMessage(
+                f"Undone: {what}" if what else "Nothing to undo", 5000
+            ),
+        )
+
+    def open_photo(self, photo_id: int) -> None:
+        if self.context.album is not None:
+            PhotoViewer(self.context, photo_id, self).show()
+
+    def _find_similar(self, face_id: int) -> None:
+        self.show_page(PAGES.index("Search"))
+        self.search_page.search_face(face_id)
+
+    def search_file(self, path: Path) -> None:
+        self.show_page(PAGES.index("Search"))
+        self.search_page.search_source(path)
+
+    def search_array(self, rgb: Any) -> None:
+        self.show_page(PAGES.index("Search"))
+        self.search_page.search_source(rgb)
+
+    def _choose_search_file(self) -> None:
+        self.show_page(PAGES.index("Search"))
+        self.search_page.choose_file()
+
+    def paste(self) -> None:
+        data = QGuiApplication.clipboard().mimeData()
+        files = [Path(u.toLocalFile()) for u in data.urls() if u.isLocalFile()] if data else []
+        if files and files[0].is_file():
+            self.search_file(files[0])
+        elif data is not None and data.hasImage():
+            self.search_array(qimage_to_rgb(QGuiApplication.clipboard().image()))
+        else:
+            self.statusBar().showMessage("The clipboard holds no photo", 3000)
+
+    # -- drag and drop ------------------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt API
+        if event.mimeData().hasUrls() or event.mimeData().hasImage():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt API
+        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        event.acceptProposedAction()
+        self.handle_dropped(paths)
+
+    def handle_dropped(self, paths: list[Path]) -> None:
+        """A folder becomes a library folder; an image file starts a search."""
+        for path in paths:
+            if path.is_dir():
+                self.show_page(PAGES.index("Library"))
+                self.library_page.add_folder(path)
+            elif path.suffix.lower() in IMAGE_SUFFIXES:
+                self.search_file(path)
+                return
+            else:
+                show_error(self, "Not a photo", f"{path.name} is not a folder or a photo.")
+
+    # -- help and closing -------------------------------------------------------------------
+    def _show_shortcuts(self) -> None:
+        QMessageBox.information(
+            self,
+            "Keyboard shortcuts",
+            "Ctrl+1…4  switch page\nCtrl+Shift+O  add a photo folder\nF5  rescan\n"
+            "Ctrl+F  find the people in a photo\nCtrl+V  paste a photo to search\n"
+            "Ctrl+Z  undo\nY / N  accept / reject suggestions\nEnter  open the selected photo\n"
+            "Ctrl+A  select all\nCtrl+,  settings",
+        )
+
+    def _about(self) -> None:
+        QMessageBox.about(
+            self,
+            "About facealbum",
+            "facealbum finds, groups and searches the people in your own photos.\n"
+            "Everything stays on this computer; your photos are never changed.",
+        )
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
+        self._shutdown_lookalike()
+        self.context.scan.cancel()
+        album = self.context.album
+        if album is not None:
+            from facealbum.ui.tasks import pool
+
+            pool("scan").waitForDone(10000)  # a cancelled scan stops after its current photos
+            album.close()
+        event.accept()
+
+
+def _describe(error: BaseException) -> str:
+    from facealbum.ui.dialogs import describe_error
+
+    return describe_error(error)

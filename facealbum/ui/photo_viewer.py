@@ -1,0 +1,119 @@
+"""A large view of one photo: its faces boxed and named; click a face to act on it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QPointF, Qt, QUrl
+from PySide6.QtGui import QDesktopServices, QKeySequence, QPixmap, QShortcut
+from PySide6.QtWidgets import QDialog, QLabel, QMenu, QVBoxLayout, QWidget
+
+from facealbum.ui.context import LibraryContext
+from facealbum.ui.face_canvas import CanvasFace, FaceCanvas
+from facealbum.ui.image_loader import pil_to_qimage
+from facealbum.ui.naming import NameDialog, name_face
+from facealbum.ui.tasks import run_task
+from facealbum.ui.thumbnails import make_photo_thumbnail
+
+VIEW_SIZE = 1600
+
+
+def _load(album: Any, photo_id: int) -> tuple[Any, Any, list[Any]]:
+    info = album.photo(photo_id)
+    if info is None:
+        raise LookupError("This photo is no longer in the library.")
+    image = pil_to_qimage(make_photo_thumbnail(Path(info.path), VIEW_SIZE))
+    return info, image, album.faces_in_photo(photo_id)
+
+
+class PhotoViewer(QDialog):
+    """Non-modal: several photos may be open while the user keeps working."""
+
+    def __init__(self, context: LibraryContext, photo_id: int, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self._context = context
+        self._album = context.album
+        self.photo_id = photo_id
+        self._faces: dict[int, Any] = {}
+        self.canvas = FaceCanvas()
+        self.canvas.set_message("Loading…")
+        self.caption = QLabel()
+        self.caption.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.canvas, 1)
+        layout.addWidget(self.caption)
+        self.resize(1000, 760)
+        self.setWindowTitle("Photo")
+        self.canvas.face_clicked.connect(self._face_menu)
+        QShortcut(QKeySequence.StandardKey.Close, self, self.close)
+        context.data_changed.connect(self.reload)
+        context.album_changed.connect(lambda _a: self.close())
+        self.reload()
+
+    def reload(self) -> None:
+        album, pid = self._album, self.photo_id
+        if album is None:
+            return
+        run_task(lambda: _load(album, pid), self._loaded, self._failed, owner=self)
+
+    def _loaded(self, result: tuple[Any, Any, list[Any]]) -> None:
+        info, image, faces = result
+        self._faces = {f.id: f for f in faces}
+        self.setWindowTitle(Path(info.path).name)
+        names = sorted({f.person_name for f in faces if f.person_name})
+        shown = ", ".join(names) if names else "nobody named yet"
+        taken = f" · {info.taken_at[:10]}" if info.taken_at else ""
+        self.caption.setText(f"{info.path}{taken} · {len(faces)} faces · {shown}")
+        self.canvas.set_picture(
+            QPixmap.fromImage(image),
+            [CanvasFace(f.id, f.box, f.person_name or "") for f in faces],
+        )
+
+    def _failed(self, error: BaseException) -> None:
+        self.canvas.set_message(f"This photo cannot be shown.\n{error}")
+
+    def _face_menu(self, face_id: int, pos: QPointF) -> None:
+        face = self._faces.get(face_id)
+        if face is None:
+            return
+        self.canvas.set_selected(face_id)
+        menu = QMenu(self)
+        has = self._context.has
+        who = face.person_name
+        name_action = menu.addAction(f"Not {who}? Rename…" if who else "Name this face…")
+        name_action.setEnabled(has("people"))
+        name_action.triggered.connect(lambda: self._name(face))
+        if who:
+            wrong = menu.addAction(f"This is not {who}")
+            wrong.setEnabled(has("remove_face"))
+            wrong.triggered.connect(
+                lambda: self._context.act(lambda a: a.remove_face(face.id), f"Removed {who}")
+            )
+        similar = menu.addAction("Find similar faces")
+        similar.triggered.connect(lambda: self._find_similar(face.id))
+        menu.addSeparator()
+        menu.addAction("Open with the system viewer").triggered.connect(
+            lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(face.photo))
+        )
+        menu.exec(pos.toPoint())
+        if self.isVisible():
+            self.canvas.set_selected(None)
+
+    def _find_similar(self, face_id: int) -> None:
+        self._context.find_similar_face.emit(face_id)
+
+    def _name(self, face: Any) -> None:
+        album = self._album
+        run_task(
+            lambda: [p.name for p in album.people(include_hidden=True)],
+            lambda names: self._ask_name(face, names),
+            owner=self,
+        )
+
+    def _ask_name(self, face: Any, names: list[str]) -> None:
+        dialog = NameDialog(names, "Name this face", face.person_name or "", self)
+        if dialog.exec() == QDialog.DialogCode.Accepted and dialog.name():
+            name = dialog.name()
+            self._context.act(lambda a: name_face(a, face, name), f"Named {name}", owner=self)

@@ -1,0 +1,314 @@
+"""Search page: a photo's faces, one picked, and the most similar faces of the library."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QPointF, Qt, QTimer
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from facealbum.ui.context import LibraryContext
+from facealbum.ui.dialogs import copy_files
+from facealbum.ui.face_canvas import CanvasFace, FaceCanvas
+from facealbum.ui.image_loader import ImageLoader, pil_to_qimage
+from facealbum.ui.style import plural, similarity_percent
+from facealbum.ui.tasks import run_task
+from facealbum.ui.thumbnails import make_photo_thumbnail
+from facealbum.ui.tiles import Tile, TileModel, TileView
+
+TOP = 200
+PREVIEW_SIZE = 1200
+
+
+@dataclass(frozen=True)
+class Query:
+    """What a search starts from: faces of a dropped image, or of a library photo."""
+
+    image: QImage
+    faces: list[Any]  # engine Face (with encoding) or FaceInfo (library face, by id)
+    from_library: bool
+    selected: int  # index into faces
+    title: str
+
+
+def rgb_to_qimage(rgb: np.ndarray) -> QImage:
+    rgb = np.ascontiguousarray(rgb[:, :, :3], dtype=np.uint8)
+    h, w = rgb.shape[:2]
+    return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+
+def qimage_to_rgb(image: QImage) -> np.ndarray:
+    """A pasted image as an upright RGB array, what the facade's search takes."""
+    img = image.convertToFormat(QImage.Format.Format_RGB888)
+    w, h, stride = img.width(), img.height(), img.bytesPerLine()
+    buf = np.frombuffer(img.constBits(), dtype=np.uint8, count=stride * h).reshape(h, stride)
+    return buf[:, : 3 * w].reshape(h, w, 3).copy()
+
+
+def load_source(album: Any, source: str | Path | np.ndarray) -> Query:
+    """Decode the image and find its faces (runs on a worker thread)."""
+    if isinstance(source, np.ndarray):
+        image, title = rgb_to_qimage(source), "Pasted image"
+    else:
+        image = pil_to_qimage(make_photo_thumbnail(Path(source), PREVIEW_SIZE))
+        title = Path(source).name
+    faces = album.faces_in_image(source)
+    largest = max(range(len(faces)), key=lambda i: faces[i].box.area) if faces else -1
+    return Query(image, faces, False, largest, title)
+
+
+def load_library_face(album: Any, face_id: int) -> Query:
+    face = album.face(face_id)
+    if face is None:
+        raise LookupError("That face is no longer in the library.")
+    image = pil_to_qimage(make_photo_thumbnail(Path(face.photo), PREVIEW_SIZE))
+    faces = album.faces_in_photo(face.photo_id)
+    selected = next((i for i, f in enumerate(faces) if f.id == face_id), 0)
+    return Query(image, faces, True, selected, Path(face.photo).name)
+
+
+def find_matches(album: Any, face: Any, from_library: bool, tolerance: float) -> list[Any]:
+    if from_library:
+        return album.similar_to_face(face.id, top=TOP, tolerance=tolerance)
+    return album.similar_to_encoding(face.encoding, top=TOP, tolerance=tolerance)
+
+
+class SearchPage(QWidget):
+    def __init__(self, context: LibraryContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._context = context
+        self.query: Query | None = None
+        self._request = 0  # newest search wins; older results are dropped
+        self.loader = ImageLoader(None, parent=self)
+        self.results_model = TileModel(self.loader, "match", self)
+        self.results = TileView()
+        self.results.setModel(self.results_model)
+        self.canvas = FaceCanvas()
+        self.canvas.set_message(
+            "Drop a photo anywhere on this window, paste one (Ctrl+V),\n"
+            "or choose a file — then pick a face to find that person in your library."
+        )
+        self.choose_button = QPushButton("Choose a photo…")
+        self.choose_button.setProperty("role", "primary")
+        self.query_label = QLabel()
+        self.query_label.setWordWrap(True)
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(30, 80)
+        self.slider.setToolTip("How different a face may be and still count as a match")
+        self.tolerance_label = QLabel()
+        self.results_label = QLabel("Results appear here, most similar first")
+        self.results_label.setProperty("role", "title")
+        self.copy_button = QPushButton("Copy selected to…")
+
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.choose_button, 0, Qt.AlignmentFlag.AlignLeft)
+        left_layout.addWidget(self.canvas, 1)
+        left_layout.addWidget(self.query_label)
+        tolerance = QHBoxLayout()
+        tolerance.addWidget(QLabel("Strict"))
+        tolerance.addWidget(self.slider, 1)
+        tolerance.addWidget(QLabel("Loose"))
+        tolerance.addWidget(self.tolerance_label)
+        left_layout.addLayout(tolerance)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        header = QHBoxLayout()
+        header.addWidget(self.results_label, 1)
+        header.addWidget(self.copy_button)
+        right_layout.addLayout(header)
+        right_layout.addWidget(self.results, 1)
+        splitter = QSplitter()
+        splitter.addWidget(left)
+        splitter.addWidget(right)
+        splitter.setSizes([420, 600])
+        QVBoxLayout(self).addWidget(splitter)
+
+        self._debounce = QTimer(self, singleShot=True, interval=250)
+        self._debounce.timeout.connect(self.run_search)
+        self.slider.valueChanged.connect(self._tolerance_moved)
+        self.choose_button.clicked.connect(self.choose_file)
+        self.canvas.face_clicked.connect(self._face_clicked)
+        self.results.doubleClicked.connect(
+            lambda idx: context.open_photo.emit(self.results_model.tile(idx.row()).payload.photo_id)
+        )
+        self.copy_button.clicked.connect(self.copy_selected)
+        context.album_changed.connect(self._album_changed)
+        self._album_changed(context.album)
+
+    def tolerance(self) -> float:
+        return self.slider.value() / 100
+
+    def _album_changed(self, album: Any) -> None:
+        self.loader.set_cache(self._context.thumbnail_cache())
+        self.results_model.set_tiles([])
+        self.query = None
+        self._request += 1
+        tolerance = album.settings.tolerance if album is not None else 0.6
+        self.slider.blockSignals(True)
+        self.slider.setValue(round(tolerance * 100))
+        self.slider.blockSignals(False)
+        self.tolerance_label.setText(f"{self.tolerance():.2f}")
+
+    # -- starting a search ------------------------------------------------------
+    def choose_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            "Find the people in a photo",
+            str(Path.home()),
+            "Images (*.jpg *.jpeg *.png *.heic *.heif *.webp *.bmp *.tif *.tiff);;All files (*)",
+        )
+        if path:
+            self.search_source(Path(path))
+
+    def search_source(self, source: str | Path | np.ndarray) -> None:
+        """Find the faces of an image file or RGB array, then search with the largest."""
+        album = self._context.album
+        if album is None:
+            return
+        self._start_loading()
+        request = self._request
+        run_task(
+            lambda: load_source(album, source),
+            lambda q: self._query_ready(request, q),
+            lambda e: self._query_failed(request, e),
+            owner=self,
+        )
+
+    def search_face(self, face_id: int) -> None:
+        """ "Find similar" on a face of the library."""
+        album = self._context.album
+        if album is None:
+            return
+        self._start_loading()
+        request = self._request
+        run_task(
+            lambda: load_library_face(album, face_id),
+            lambda q: self._query_ready(request, q),
+            lambda e: self._query_failed(request, e),
+            owner=self,
+        )
+
+    def _start_loading(self) -> None:
+        self._request += 1
+        self.query = None
+        self.canvas.set_message("Looking for faces…")
+        self.query_label.clear()
+        self.results_model.set_tiles([])
+        self.results_label.setText("Searching…")
+
+    def _query_ready(self, request: int, query: Query) -> None:
+        if request != self._request:
+            return
+        self.query = query
+        if not query.faces:
+            self.canvas.set_picture(QPixmap.fromImage(query.image), [])
+            self.query_label.setText(f"{query.title}: no face found in this image.")
+            self.results_label.setText("No face to search with")
+            return
+        self._show_query()
+        self.run_search()
+
+    def _query_failed(self, request: int, error: BaseException) -> None:
+        if request != self._request:
+            return
+        self.canvas.set_message("This image could not be read.")
+        self.results_label.setText("")
+        self._context.error.emit("Cannot search with this image", error)
+
+    def _show_query(self) -> None:
+        q = self.query
+        labels = [getattr(f, "person_name", None) or "" for f in q.faces]
+        self.canvas.set_picture(
+            QPixmap.fromImage(q.image),
+            [CanvasFace(i, f.box, labels[i]) for i, f in enumerate(q.faces)],
+        )
+        self.canvas.set_selected(q.selected)
+        hint = " — click another face to search for it" if len(q.faces) > 1 else ""
+        self.query_label.setText(f"{q.title}: {plural(len(q.faces), 'face')}{hint}")
+
+    def _face_clicked(self, index: int, _pos: QPointF) -> None:
+        if self.query is None or index == self.query.selected:
+            return
+        self.query = Query(
+            self.query.image, self.query.faces, self.query.from_library, index, self.query.title
+        )
+        self._show_query()
+        self.run_search()
+
+    def _tolerance_moved(self, _value: int) -> None:
+        self.tolerance_label.setText(f"{self.tolerance():.2f}")
+        self._debounce.start()
+
+    # -- results -------------------------------------------------------------------
+    def run_search(self) -> None:
+        album, q = self._context.album, self.query
+        if album is None or q is None or q.selected < 0:
+            return
+        self._request += 1
+        request, tolerance = self._request, self.tolerance()
+        face = q.faces[q.selected]
+        self.results_label.setText("Searching…")
+        run_task(
+            lambda: find_matches(album, face, q.from_library, tolerance),
+            lambda matches: self._matches_ready(request, tolerance, matches),
+            lambda e: self._query_failed(request, e),
+            owner=self,
+        )
+
+    def _matches_ready(self, request: int, tolerance: float, matches: list[Any]) -> None:
+        if request != self._request:
+            return
+        tiles = [
+            Tile(
+                m.face_id,
+                f"{similarity_percent(m.distance, tolerance)}% similar",
+                Path(m.photo).name,
+                m.photo,
+                m.box,
+                f"{m.photo}\ndistance {m.distance:.3f}",
+                m,
+            )
+            for m in matches
+        ]
+        self.results_model.set_tiles(tiles)
+        self.results_label.setText(
+            f"{plural(len(tiles), 'photo')} with a similar face"
+            if tiles
+            else "No similar face in the library — try a looser tolerance"
+        )
+
+    def matches(self) -> list[Any]:
+        return [t.payload for t in self.results_model.tiles()]
+
+    def copy_selected(self) -> None:
+        tiles = self.results.selected_tiles() or self.results_model.tiles()
+        if not tiles:
+            return
+        target = QFileDialog.getExistingDirectory(self, f"Copy {plural(len(tiles), 'photo')} to")
+        if not target:
+            return
+        paths = list(dict.fromkeys(t.payload.photo for t in tiles))
+        run_task(
+            lambda: copy_files(paths, Path(target)),
+            lambda r: self._context.status_message.emit(
+                f"Copied {plural(r[0], 'photo')} to {target}"
+            ),
+            lambda e: self._context.error.emit("Could not copy the photos", e),
+            owner=self,
+        )

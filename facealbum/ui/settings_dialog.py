@@ -1,0 +1,97 @@
+"""Edit the open library's settings (facealbum.config.Settings)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QLabel,
+    QSpinBox,
+    QWidget,
+)
+
+from facealbum.config import Settings, default_workers
+
+DETECTORS = (("hog", "Fast (HOG)"), ("cnn", "Accurate (CNN, slow without a GPU)"))
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Library settings")
+        self._original = settings
+        form = QFormLayout(self)
+
+        self.tolerance = QDoubleSpinBox()
+        self.tolerance.setRange(0.1, 1.2)
+        self.tolerance.setSingleStep(0.02)
+        self.tolerance.setDecimals(2)
+        self.tolerance.setValue(settings.tolerance)
+        self.tolerance.setToolTip("Lower = stricter matches; 0.6 is the usual default")
+        form.addRow("Match &tolerance:", self.tolerance)
+
+        self.detector = QComboBox()
+        for key, label in DETECTORS:
+            self.detector.addItem(label, key)
+        self.detector.setCurrentIndex(max(0, self.detector.findData(settings.detector)))
+        form.addRow("Face &detector:", self.detector)
+
+        self.min_face = QSpinBox()
+        self.min_face.setRange(12, 1000)
+        self.min_face.setSuffix(" px")
+        self.min_face.setValue(settings.min_face_px)
+        self.min_face.setToolTip("Faces narrower than this are ignored")
+        form.addRow("&Smallest face:", self.min_face)
+
+        self.workers = QSpinBox()
+        self.workers.setRange(0, 64)
+        self.workers.setSpecialValueText(f"Automatic ({default_workers()})")
+        self.workers.setValue(settings.workers)
+        form.addRow("Scan &workers:", self.workers)
+
+        self.auto_assign = QCheckBox("Assign very close faces to people without asking")
+        self.auto_assign.setChecked(settings.auto_assign)
+        form.addRow("", self.auto_assign)
+
+        note = QLabel("Detector and face size apply to photos scanned from now on.")
+        note.setProperty("role", "hint")
+        note.setWordWrap(True)
+        form.addRow(note)
+
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok
+            | QDialogButtonBox.StandardButton.Cancel
+            | QDialogButtonBox.StandardButton.RestoreDefaults
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        buttons.button(QDialogButtonBox.StandardButton.RestoreDefaults).clicked.connect(
+            lambda: self._show(Settings())
+        )
+        form.addRow(buttons)
+        self.setWindowModality(Qt.WindowModality.WindowModal)
+
+    def _show(self, s: Settings) -> None:
+        self.tolerance.setValue(s.tolerance)
+        self.detector.setCurrentIndex(max(0, self.detector.findData(s.detector)))
+        self.min_face.setValue(s.min_face_px)
+        self.workers.setValue(s.workers)
+        self.auto_assign.setChecked(s.auto_assign)
+
+    def settings(self) -> Settings:
+        """The edited settings, validated."""
+        return replace(
+            self._original,
+            tolerance=round(self.tolerance.value(), 2),
+            detector=self.detector.currentData(),
+            min_face_px=self.min_face.value(),
+            workers=self.workers.value(),
+            auto_assign=self.auto_assign.isChecked(),
+        ).validated()

@@ -1,0 +1,112 @@
+"""Face tiles: a face crop with a caption, for people, groups, suggestions and results."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QSize, Qt
+from PySide6.QtWidgets import QAbstractItemView, QListView, QWidget
+
+from facealbum.engine.types import Box
+from facealbum.ui.image_loader import ImageLoader
+from facealbum.ui.style import placeholder_pixmap
+
+TILE_KEY_ROLE = Qt.ItemDataRole.UserRole + 1
+TILE_ROLE = Qt.ItemDataRole.UserRole + 2
+FACE_SIZE = 128
+
+
+@dataclass(frozen=True)
+class Tile:
+    key: int  # person, group, face or photo id, depending on the list
+    title: str
+    subtitle: str
+    photo: str | None  # where the face crop comes from
+    box: Box | None
+    tooltip: str = ""
+    payload: Any = None
+
+
+class TileModel(QAbstractListModel):
+    def __init__(self, loader: ImageLoader, kind: str, parent=None) -> None:
+        super().__init__(parent)
+        self._loader = loader
+        self._kind = kind  # keeps image keys of different lists apart
+        self._tiles: list[Tile] = []
+        self._placeholder = placeholder_pixmap(FACE_SIZE)
+        loader.ready.connect(self._ready)
+        loader.failed.connect(lambda key, _why: self._ready(key))
+
+    def set_tiles(self, tiles: Sequence[Tile]) -> None:
+        self.beginResetModel()
+        self._tiles = list(tiles)
+        self.endResetModel()
+
+    def tiles(self) -> list[Tile]:
+        return list(self._tiles)
+
+    def tile(self, row: int) -> Tile:
+        return self._tiles[row]
+
+    def _image_key(self, tile: Tile) -> tuple:
+        return (self._kind, tile.key, tile.photo, tile.box)
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._tiles)
+
+    def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
+        base = super().flags(index)
+        return base | Qt.ItemFlag.ItemIsDragEnabled | Qt.ItemFlag.ItemIsDropEnabled
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = 0) -> Any:
+        if not index.isValid() or index.row() >= len(self._tiles):
+            return None
+        tile = self._tiles[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return f"{tile.title}\n{tile.subtitle}" if tile.subtitle else tile.title
+        if role == Qt.ItemDataRole.DecorationRole:
+            if tile.photo is None or tile.box is None:
+                return self._placeholder
+            key = self._image_key(tile)
+            pm = self._loader.pixmap(key)
+            if pm is None:
+                self._loader.request(key, tile.photo, FACE_SIZE, tile.box)
+                return self._placeholder
+            return pm
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return tile.tooltip or None
+        if role == TILE_KEY_ROLE:
+            return tile.key
+        if role == TILE_ROLE:
+            return tile
+        return None
+
+    def _ready(self, key: Any) -> None:
+        if not (isinstance(key, tuple) and key and key[0] == self._kind):
+            return
+        for row, tile in enumerate(self._tiles):
+            if self._image_key(tile) == key:
+                idx = self.index(row)
+                self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DecorationRole])
+
+
+class TileView(QListView):
+    """Icon-mode list of tiles with room for a two-line caption."""
+
+    def __init__(self, parent: QWidget | None = None, tile_size: int = FACE_SIZE) -> None:
+        super().__init__(parent)
+        self.setViewMode(QListView.ViewMode.IconMode)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setMovement(QListView.Movement.Static)
+        self.setUniformItemSizes(True)
+        self.setWordWrap(True)
+        self.setIconSize(QSize(tile_size, tile_size))
+        self.setGridSize(QSize(tile_size + 28, tile_size + 52))
+        self.setSpacing(6)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+
+    def selected_tiles(self) -> list[Tile]:
+        rows = sorted(i.row() for i in self.selectionModel().selectedIndexes())
+        return [self.model().index(r, 0).data(TILE_ROLE) for r in rows]
