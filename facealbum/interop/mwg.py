@@ -233,8 +233,11 @@ def replace_regions(packet: Packet, new_regions: Element, names: list[str]) -> N
     descriptions = top_descriptions(rdf)
     old_names: set[str] = set()
     kept: list[Element] = []
+    place: tuple[Element, int] | None = None  # where the old regions were, to keep the order
     for description in descriptions:
         for old in description.findall(qn("mwg-rs:Regions")):
+            if place is None:
+                place = (description, list(description).index(old))
             old_fields = struct_fields(old)
             region_list = old_fields.get(qn("mwg-rs:RegionList"))
             for item in array_items(region_list) if isinstance(region_list, Element) else []:
@@ -247,11 +250,13 @@ def replace_regions(packet: Packet, new_regions: Element, names: list[str]) -> N
             description.remove(old)
     if not descriptions:
         descriptions = [SubElement(rdf, qn("rdf:Description"), {qn("rdf:about"): ""})]
-    target = descriptions[0]
     new_bag = new_regions.find(f"{qn('mwg-rs:RegionList')}/{qn('rdf:Bag')}")
     if new_bag is not None:
         new_bag.extend(kept)
-    target.append(new_regions)
+    if place is None:
+        descriptions[0].append(new_regions)
+    else:
+        place[0].insert(place[1], new_regions)
     _sync_people_tags(descriptions, old_names - set(names) - {""}, names)
 
 

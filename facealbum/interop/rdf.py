@@ -102,12 +102,11 @@ _BOMS = (
 
 def _as_utf8(data: bytes) -> bytes:
     """Packets may be UTF-16/32 (XMP allows it); re-encode so the DTD check sees plain bytes."""
-    data = data.strip(b"\x00 \t\r\n")
-    codec = next((codec for bom, codec in _BOMS if data.startswith(bom)), None)
+    codec = next((codec for bom, codec in _BOMS if data.lstrip(b" \t\r\n").startswith(bom)), None)
     if codec is None:
-        return data
+        return data.strip(b"\x00 \t\r\n")  # packets in files are often NUL- or space-padded
     try:
-        text = data.decode(codec).lstrip("\ufeff")
+        text = data.decode(codec).strip("\ufeff\x00 \t\r\n")
     except UnicodeDecodeError as exc:
         raise XmpError(f"undecodable XMP data: {exc}") from exc
     # The declaration would still name the old encoding.
