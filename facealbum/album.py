@@ -1,0 +1,366 @@
+"""The Album facade: one object the UI and the command line share.
+
+It owns a library folder (database, vector index, settings) and answers in small
+frozen values. Every method may be called from any thread: the store keeps one
+SQLite connection per thread and one writer lock, and the index is only touched
+under that same lock (or its own, for searches).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from facealbum import config
+from facealbum.album_types import (
+    FaceInfo,
+    FolderInfo,
+    LibraryError,
+    PhotoInfo,
+    ScanProgress,
+)
+from facealbum.db import queries, scan_writes
+from facealbum.db.migrations import MigrationError
+from facealbum.db.store import Store
+from facealbum.engine.types import ENCODING_DIM, Face, Match
+
+if TYPE_CHECKING:
+    from facealbum.engine.index import FaceIndex
+
+__all__ = ["Album", "LibraryError"]
+
+
+class Album:
+    """One open library. Use Album.open(directory)."""
+
+    def __init__(self, directory: Path, store: Store, settings: config.Settings) -> None:
+        self.directory = directory
+        self.settings = settings
+        self._store = store
+        self._index: FaceIndex | None = None
+        self._index_state = "not opened"
+        self._engines = threading.local()  # one FaceEngine per thread: dlib objects never shared
+        self._closed = False
+
+    # -- library -------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, directory: Path, create: bool = True) -> Album:
+        """Open (or create) the library in `directory`; loads or rebuilds its index."""
+        directory = Path(directory).expanduser()
+        db_path = directory / config.DATABASE_NAME
+        if not db_path.is_file():
+            if not create:
+                raise LibraryError(f"no facealbum library in {directory}")
+            if directory.exists() and not directory.is_dir():
+                raise LibraryError(f"{directory} is a file, not a library folder")
+            try:
+                directory.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise LibraryError(f"cannot create library folder {directory}: {e}") from e
+        try:
+            store = Store(db_path)
+        except MigrationError as e:
+            raise LibraryError(str(e)) from e
+        except sqlite3.DatabaseError as e:
+            raise LibraryError(f"{db_path} is not a usable library database: {e}") from e
+        album = cls(directory, store, config.load_settings(directory))
+        try:
+            album._open_index()
+        except BaseException:
+            store.close()
+            raise
+        return album
+
+    def _open_index(self) -> None:
+        from facealbum.engine.index import FaceIndex
+
+        index = FaceIndex(self.directory / config.INDEX_DIR_NAME)
+        with self._store.writer_lock:
+            generation = self._store.generation()
+            self._index_state = index.open(generation, self._load_all_encodings)
+        self._index = index
+
+    def _load_all_encodings(self) -> tuple[np.ndarray, np.ndarray]:
+        return queries.all_encodings(self._store.conn)
+
+    @property
+    def index_state(self) -> str:
+        """How the index was opened: "loaded" or "rebuilt: <why>"."""
+        return self._index_state
+
+    def update_settings(self, settings: config.Settings) -> None:
+        settings = settings.validated()
+        config.save_settings(self.directory, settings)
+        self.settings = settings
+
+    def close(self) -> None:
+        """Save the index and close the database; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self.save_index()
+        finally:
+            self._store.close()
+
+    def __enter__(self) -> Album:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- index upkeep (used by the scan and by removals) -------------------------------------
+
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    def apply_face_changes(self, changes: scan_writes.FaceChanges) -> None:
+        """Mirror committed face changes in the index; call holding the writer lock."""
+        if not changes or self._index is None:
+            return
+        if changes.removed_ids:
+            self._index.remove(changes.removed_ids)
+        if changes.added_ids:
+            vectors = np.vstack(changes.added_vectors).astype(np.float32, copy=False)
+            self._index.add(np.asarray(changes.added_ids, dtype=np.int64), vectors)
+
+    def save_index(self) -> None:
+        """Save the index stamped with the database generation it matches."""
+        if self._index is None:
+            return
+        with self._store.writer_lock:
+            self._index.save(self._store.generation())
+
+    # -- folders ------------------------------------------------------------------------
+
+    def add_folder(self, path: str | Path) -> FolderInfo:
+        """Add a photo folder. A folder that contains library folders absorbs them."""
+        folder = _real_dir(path)
+        text = str(folder)
+        inner: list[int] = []
+        for fid, other in self._folder_paths():
+            if folder == other or other in folder.parents:
+                raise LibraryError(f"{text} is already in the library (folder {other})")
+            if folder in other.parents:
+                inner.append(fid)
+        with self._store.write() as conn:
+            folder_id = conn.execute("INSERT INTO folders (path) VALUES (?)", (text,)).lastrowid
+            for fid in inner:
+                conn.execute(
+                    "UPDATE photos SET folder_id = ? WHERE folder_id = ?", (folder_id, fid)
+                )
+                conn.execute("DELETE FROM folders WHERE id = ?", (fid,))
+        return self._folder_info(folder_id)
+
+    def remove_folder(self, path_or_id: str | Path | int) -> int:
+        """Forget a folder with its photos and faces (never touches the files); returns the
+        number of faces removed."""
+        folder_id = self._find_folder(path_or_id)
+        with self._store.writer_lock:
+            with self._store.write() as conn:
+                changes = scan_writes.remove_folder(conn, folder_id)
+                if changes:
+                    self._store.bump_generation(conn)
+            self.apply_face_changes(changes)
+            self.save_index()
+        return len(changes.removed_ids)
+
+    def folders(self) -> list[FolderInfo]:
+        rows = queries.folders(self._store.conn)
+        return [queries.folder_info(r, Path(r[1]).is_dir()) for r in rows]
+
+    def _folder_info(self, folder_id: int) -> FolderInfo:
+        for info in self.folders():
+            if info.id == folder_id:
+                return info
+        raise LibraryError(f"no library folder with id {folder_id}")
+
+    def _folder_paths(self) -> list[tuple[int, Path]]:
+        return [
+            (r[0], Path(r[1])) for r in self._store.conn.execute("SELECT id, path FROM folders")
+        ]
+
+    def _find_folder(self, path_or_id: str | Path | int) -> int:
+        if isinstance(path_or_id, int):
+            row = self._store.conn.execute(
+                "SELECT id FROM folders WHERE id = ?", (path_or_id,)
+            ).fetchone()
+            if row is None:
+                raise LibraryError(f"no library folder with id {path_or_id}")
+            return row[0]
+        wanted = {str(Path(path_or_id).expanduser().absolute())}
+        try:
+            wanted.add(str(Path(path_or_id).expanduser().resolve()))
+        except OSError:
+            pass
+        for fid, p in self._folder_paths():
+            if str(p) in wanted:
+                return fid
+        raise LibraryError(f"{path_or_id} is not a folder of this library")
+
+    # -- scanning -----------------------------------------------------------------------
+
+    def scan(
+        self,
+        folders: list[Path] | None = None,
+        *,
+        progress: Callable[[ScanProgress], None] | None = None,
+        cancel: threading.Event | None = None,
+        pause: threading.Event | None = None,
+    ) -> ScanProgress:
+        """Bring the library up to date with the disk (blocking). `folders`: library folders,
+        or sub-folders of them, to scan; None = all."""
+        from facealbum.album_scan import ScanJob
+
+        targets = self._scan_targets(folders)
+        return ScanJob(self, targets, progress, cancel, pause).run()
+
+    def _scan_targets(self, folders: list[Path] | None) -> list[tuple[int, Path]]:
+        known = self._folder_paths()
+        if folders is None:
+            return known
+        targets = []
+        for path in folders:
+            wanted = Path(path).expanduser().absolute()
+            owner = next((fid for fid, p in known if p == wanted or p in wanted.parents), None)
+            if owner is None:
+                wanted = wanted.resolve()
+                owner = next((fid for fid, p in known if p == wanted or p in wanted.parents), None)
+            if owner is None:
+                raise LibraryError(f"{path} is not in a folder of this library; add it first")
+            targets.append((owner, wanted))
+        # A target inside another target would be walked twice.
+        roots = {p for _, p in targets}
+        return [(fid, p) for fid, p in dict(targets).items() if not (set(p.parents) & roots)]
+
+    # -- photos and faces ---------------------------------------------------------------
+
+    def photo_ids(self, *, folder_id: int | None = None, person_id: int | None = None) -> list[int]:
+        """Newest taken_at first (undated photos last), then by path."""
+        return queries.photo_ids(self._store.conn, folder_id, person_id)
+
+    def photo(self, photo_id: int) -> PhotoInfo | None:
+        return queries.photos(self._store.conn, [photo_id]).get(photo_id)
+
+    def photos(self, photo_ids: Sequence[int]) -> dict[int, PhotoInfo]:
+        return queries.photos(self._store.conn, photo_ids)
+
+    def faces_in_photo(self, photo_id: int) -> list[FaceInfo]:
+        return queries.faces_in_photo(self._store.conn, photo_id)
+
+    def face(self, face_id: int) -> FaceInfo | None:
+        return queries.faces(self._store.conn, [face_id]).get(face_id)
+
+    def stats(self) -> dict[str, Any]:
+        out: dict[str, Any] = dict(queries.stats(self._store.conn))
+        index = self._index
+        out["index"] = {
+            "kind": index.mode if index is not None else None,
+            "size": len(index) if index is not None else 0,
+            "state": self._index_state,
+        }
+        return out
+
+    # -- search -------------------------------------------------------------------------
+
+    def _engine(self) -> Any:
+        engine = getattr(self._engines, "engine", None)
+        if engine is None:
+            from facealbum.engine.faces import FaceEngine
+
+            engine = FaceEngine(
+                detector=self.settings.detector, min_face_px=self.settings.min_face_px
+            )
+            self._engines.engine = engine
+        return engine
+
+    def faces_in_image(self, source: str | Path | np.ndarray) -> list[Face]:
+        """Faces of a photo file or an upright RGB uint8 array (raises ImageLoadError)."""
+        engine = self._engine()
+        if isinstance(source, np.ndarray):
+            return list(engine.find_faces_in_pixels(source))
+        from facealbum.engine.images import load_image
+
+        return list(engine.find_faces(load_image(source, max_side=engine.detect_side)))
+
+    def similar_to_encoding(
+        self,
+        encoding: np.ndarray,
+        *,
+        top: int = 10,
+        tolerance: float | None = None,
+        exclude_photo: int | None = None,
+    ) -> list[Match]:
+        """Photos whose best face is within `tolerance`, nearest first, one per photo."""
+        tolerance = self.settings.tolerance if tolerance is None else float(tolerance)
+        vector = np.asarray(encoding, dtype=np.float32).reshape(ENCODING_DIM)
+        exclude = (
+            set(queries.face_ids_of_photo(self._store.conn, exclude_photo))
+            if exclude_photo is not None
+            else None
+        )
+        index = self._index
+        size = len(index) if index is not None else 0
+        if top <= 0 or index is None or size == 0:
+            return []
+        k = min(size, max(top * 4, 16))
+        while True:
+            ids, dists = index.search(vector, k, exclude=exclude)
+            matches = self._best_per_photo(ids, dists, tolerance, exclude_photo)
+            # Stop when enough photos were found, or the nearest k already reach past
+            # the tolerance, or there is nothing more to look at.
+            reached = len(dists) and float(dists[-1]) > tolerance
+            if len(matches) >= top or reached or k >= size:
+                return matches[:top]
+            k = min(size, k * 4)
+
+    def _best_per_photo(
+        self, ids: np.ndarray, dists: np.ndarray, tolerance: float, exclude_photo: int | None
+    ) -> list[Match]:
+        close = [(int(i), float(d)) for i, d in zip(ids, dists, strict=True) if d <= tolerance]
+        infos = queries.faces(self._store.conn, [i for i, _ in close])
+        best: dict[int, Match] = {}
+        for face_id, dist in close:  # nearest first, so the first face of a photo is its best
+            info = infos.get(face_id)
+            if info is None or info.photo_id == exclude_photo or info.photo_id in best:
+                continue
+            best[info.photo_id] = Match(face_id, info.photo_id, info.photo, dist, info.box)
+        return sorted(best.values(), key=lambda m: m.distance)
+
+    def similar_to_face(
+        self, face_id: int, *, top: int = 10, tolerance: float | None = None
+    ) -> list[Match]:
+        """Other photos showing this face's person (its own photo excluded)."""
+        encoding = queries.encoding_of(self._store.conn, face_id)
+        info = self.face(face_id)
+        if encoding is None or info is None:
+            raise LibraryError(f"no face with id {face_id}")
+        return self.similar_to_encoding(
+            encoding, top=top, tolerance=tolerance, exclude_photo=info.photo_id
+        )
+
+    def search_image(
+        self, source: str | Path | np.ndarray, *, top: int = 10, tolerance: float | None = None
+    ) -> list[tuple[Face, list[Match]]]:
+        """For each face found in `source`, the library photos showing that person."""
+        return [
+            (face, self.similar_to_encoding(face.encoding, top=top, tolerance=tolerance))
+            for face in self.faces_in_image(source)
+        ]
+
+
+def _real_dir(path: str | Path) -> Path:
+    """The absolute, symlink-free form of an existing directory, or a LibraryError."""
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise LibraryError(f"{path}: no such folder")
+    if not p.is_dir():
+        raise LibraryError(f"{path} is not a folder")
+    return p.resolve()
