@@ -47,7 +47,14 @@ from facealbum.interop.rdf import (
     serialize_packet,
 )
 
-__all__ = ["FaceRegion", "XmpError", "read_regions", "sidecar_path", "write_regions"]
+__all__ = [
+    "FaceRegion",
+    "XmpError",
+    "mwg_orientation",
+    "read_regions",
+    "sidecar_path",
+    "write_regions",
+]
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +63,15 @@ def sidecar_path(photo: Path) -> Path:
     """The sidecar we write for a photo: the full file name plus ".xmp" (see module docs)."""
     photo = Path(photo)
     return photo.with_name(photo.name + ".xmp")
+
+
+def mwg_orientation(photo: Path) -> int:
+    """The orientation to pass to write_regions for this photo (1 when it cannot be read).
+
+    Usually the EXIF orientation. For HEIC, pillow-heif rotates the pixels itself and
+    reports orientation 1, but other tools still expect regions of the unrotated image.
+    """
+    return read_header(Path(photo)).orientation or 1
 
 
 def _sidecar_candidates(photo: Path) -> list[Path]:

@@ -14,7 +14,14 @@ import pytest
 from PIL import Image, ImageDraw, ImageOps, PngImagePlugin
 
 from facealbum.engine.types import Box
-from facealbum.xmp import FaceRegion, XmpError, read_regions, sidecar_path, write_regions
+from facealbum.xmp import (
+    FaceRegion,
+    XmpError,
+    mwg_orientation,
+    read_regions,
+    sidecar_path,
+    write_regions,
+)
 
 RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
 ST_AREA = "{http://ns.adobe.com/xmp/sType/Area#}"
@@ -117,6 +124,7 @@ def test_reads_lightroom_style_sidecar_without_the_extension(tmp_path):
 @pytest.mark.parametrize("orientation", [1, 3, 6, 8])
 def test_round_trip_keeps_names_and_upright_boxes(tmp_path, orientation):
     photo = make_photo(tmp_path / "p.jpg", orientation)
+    assert mwg_orientation(photo) == orientation
     sidecar = write_regions(photo, FACES, 360, 240, orientation)
     assert sidecar == sidecar_path(photo) and sidecar.is_file()
     assert_same_faces(read_regions(photo), FACES)
@@ -252,6 +260,14 @@ def test_update_replaces_faces_keeps_other_regions_and_syncs_people_tags(tmp_pat
     assert hierarchical == ["places|Paris", f"People|{FACES[0].name}", f"People|{FACES[1].name}"]
     tags = _list_values(root, "{http://www.digikam.org/ns/1.0/}TagsList")
     assert tags == [f"People/{FACES[0].name}", f"People/{FACES[1].name}"]
+
+
+def test_update_keeps_the_sidecar_permissions(tmp_path):
+    photo = make_photo(tmp_path / "p.jpg")
+    sidecar_path(photo).write_text(DARKTABLE_SIDECAR, encoding="utf-8")
+    sidecar_path(photo).chmod(0o640)
+    write_regions(photo, FACES, 360, 240)
+    assert sidecar_path(photo).stat().st_mode & 0o777 == 0o640
 
 
 def test_writing_twice_adds_nothing_twice(tmp_path):
@@ -497,4 +513,24 @@ def test_utf16_sidecar_is_read(tmp_path):
     write_regions(photo, FACES, 360, 240)
     text = sidecar_path(photo).read_text(encoding="utf-8")
     sidecar_path(photo).write_bytes(text.encode("utf-16"))
+    assert_same_faces(read_regions(photo), FACES)
+
+
+def test_heic_regions_refer_to_the_image_before_its_rotation(tmp_path):
+    pillow_heif = pytest.importorskip("pillow_heif")
+    pillow_heif.register_heif_opener()
+    photo = tmp_path / "iphone.heic"
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    packet = EXIFTOOL_STYLE_PACKET.replace("<stDim:h>240</stDim:h>", "<stDim:h>360</stDim:h>")
+    packet = packet.replace("<stDim:w>360</stDim:w>", "<stDim:w>240</stDim:w>")
+    # pillow-heif decodes this upright (360 x 240) and reports EXIF orientation 1.
+    Image.new("RGB", (360, 240)).save(photo, exif=exif, xmp=packet.encode("utf-8"))
+    with Image.open(photo) as im:
+        assert im.size == (360, 240)
+
+    assert mwg_orientation(photo) == 6
+    assert_same_faces(read_regions(photo), [FaceRegion("Grace Hopper", Box(0.75, 0.0, 1.0, 0.5))])
+    sidecar = write_regions(photo, FACES, 360, 240, mwg_orientation(photo))
+    assert stored_areas(sidecar)[0] == (240, 360)
     assert_same_faces(read_regions(photo), FACES)

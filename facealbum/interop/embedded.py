@@ -12,7 +12,7 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-from facealbum.interop.orientation import valid_orientation
+from facealbum.interop.orientation import stored_size, valid_orientation
 
 log = logging.getLogger(__name__)
 
@@ -43,15 +43,24 @@ def read_header(photo: Path) -> PhotoHeader:
             image_format = im.format
             size = im.size
             xmp = _pillow_xmp(im)
-            try:
-                orientation = valid_orientation(im.getexif().get(_ORIENTATION_TAG, 1))
-            except Exception:  # a broken EXIF block costs only the orientation
-                orientation = 1
+            orientation = _orientation(im)
+            if "original_orientation" in im.info:
+                # pillow-heif hands out upright pixels and resets EXIF to 1; MWG areas
+                # still refer to the image before that rotation.
+                orientation = valid_orientation(im.info["original_orientation"])
+                size = stored_size(*im.size, orientation)
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as exc:
         log.debug("Pillow cannot read %s: %s", photo, exc)
     if xmp is None and image_format not in _PILLOW_XMP_FORMATS:
         xmp = scan_for_packet(photo)
     return PhotoHeader(xmp, orientation, size)
+
+
+def _orientation(im: Image.Image) -> int:
+    try:
+        return valid_orientation(im.getexif().get(_ORIENTATION_TAG, 1))
+    except Exception:  # a broken EXIF block costs only the orientation
+        return 1
 
 
 def _pillow_xmp(im: Image.Image) -> bytes | None:
