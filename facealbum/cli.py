@@ -1,0 +1,319 @@
+"""The `facealbum` command: scan folders, search by photo, inspect a library.
+
+Start-up stays light: heavy modules (numpy, dlib, Qt) are imported only by the
+commands that need them. With no command, the GUI opens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from facealbum.album import Album
+    from facealbum.album_types import ScanProgress
+
+PROG = "facealbum"
+
+
+class CommandError(Exception):
+    """The command failed for a reason the user can act on (one line, no traceback)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Find, name and search the people in your own photo library."
+    )
+    parser.add_argument(
+        "--library",
+        metavar="DIR",
+        help="library folder (default: $FACEALBUM_LIBRARY, else the user data folder)",
+    )
+    # --json is accepted before or after the command.
+    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
+    json_flag = argparse.ArgumentParser(add_help=False)
+    json_flag.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="print machine-readable JSON on stdout",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    scan = sub.add_parser("scan", parents=[json_flag], help="add folders if needed and scan them")
+    scan.add_argument("paths", nargs="+", metavar="PATH")
+    scan.set_defaults(handler=cmd_scan)
+
+    search = sub.add_parser("search", parents=[json_flag], help="find the people of a photo")
+    search.add_argument("image", metavar="IMAGE")
+    search.add_argument("--top", type=int, default=10, metavar="K")
+    search.add_argument("--tolerance", type=float, default=None, metavar="T")
+    search.set_defaults(handler=cmd_search)
+
+    similar = sub.add_parser("similar", parents=[json_flag], help="photos of a library face")
+    similar.add_argument("face_id", type=int, metavar="FACE_ID")
+    similar.add_argument("--top", type=int, default=10, metavar="K")
+    similar.add_argument("--tolerance", type=float, default=None, metavar="T")
+    similar.set_defaults(handler=cmd_similar)
+
+    stats = sub.add_parser("stats", parents=[json_flag], help="counts of the library")
+    stats.set_defaults(handler=cmd_stats)
+
+    folders = sub.add_parser("folders", parents=[json_flag], help="list, add or remove folders")
+    folder_sub = folders.add_subparsers(dest="folder_command", metavar="ACTION", required=True)
+    folder_sub.add_parser("list", parents=[json_flag], help="list the library's folders")
+    add = folder_sub.add_parser("add", parents=[json_flag], help="add a folder (no scan)")
+    add.add_argument("path", metavar="PATH")
+    remove = folder_sub.add_parser("remove", parents=[json_flag], help="forget a folder")
+    remove.add_argument("path", metavar="PATH")
+    folders.set_defaults(handler=cmd_folders)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command is None:
+        return _run_gui(args.library)
+    from facealbum.album import Album, LibraryError
+    from facealbum.config import resolve_library_dir
+
+    try:
+        with Album.open(resolve_library_dir(args.library)) as album:
+            return args.handler(album, args)
+    except (CommandError, LibraryError) as e:
+        return _fail(str(e))
+    except KeyboardInterrupt:
+        return _fail("interrupted", code=130)
+    except OSError as e:  # full disk, permissions: a message, never a traceback
+        return _fail(f"{e.filename + ': ' if e.filename else ''}{e.strerror or e}")
+
+
+def _run_gui(library: str | None) -> int:
+    try:
+        from facealbum.ui.app import run_gui
+    except ImportError as e:
+        return _fail(f"the graphical interface is not available: {e}")
+    return run_gui(Path(library).expanduser() if library else None)
+
+
+def _fail(message: str, code: int = 1) -> int:
+    print(f"{PROG}: {message}", file=sys.stderr)
+    return code
+
+
+def _print_json(value: Any) -> None:
+    json.dump(value, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+
+
+# -- scan -------------------------------------------------------------------------------
+
+
+def cmd_scan(album: Album, args: argparse.Namespace) -> int:
+    from facealbum.album import LibraryError
+
+    roots: list[Path] = []
+    failed = False
+    known = [Path(f.path) for f in album.folders()]
+    for raw in args.paths:
+        path = Path(raw).expanduser()
+        if not path.is_dir():
+            failed = True
+            _fail(f"{raw}: {'not a folder' if path.exists() else 'no such folder'}")
+            continue
+        real = path.resolve()
+        if not any(real == k or k in real.parents for k in known):
+            try:
+                album.add_folder(real)
+            except LibraryError as e:
+                failed = True
+                _fail(str(e))
+                continue
+            known = [Path(f.path) for f in album.folders()]
+        roots.append(real)
+    if not roots:
+        return 1
+    final = _scan_with_feedback(album, roots, args.json)
+    if args.json:
+        _print_json(_progress_dict(final))
+    else:
+        print(
+            f"{final.phase}: {final.done} of {final.total} photos analysed, "
+            f"{final.faces_found} faces found, {final.errors} could not be read"
+        )
+    return 1 if failed or final.phase == "cancelled" else 0
+
+
+def _scan_with_feedback(album: Album, roots: list[Path], as_json: bool) -> ScanProgress:
+    """Scan with a progress bar on a terminal; bad files get one line each on stderr.
+    The first Ctrl-C cancels the scan cleanly (committed work is kept)."""
+    cancel = threading.Event()
+    bar = None
+    if sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(total=0, unit="photo", file=sys.stderr, dynamic_ncols=True)
+
+    def report(p: ScanProgress) -> None:
+        for line in p.new_errors:
+            (bar.write if bar is not None else _stderr_line)(f"{PROG}: skipped {line}")
+        if bar is not None:
+            if p.phase == "walking":
+                bar.set_description(f"finding photos ({p.done})")
+            else:
+                bar.set_description("scanning")
+                bar.total = p.total
+                bar.n = p.done
+                bar.set_postfix(faces=p.faces_found, errors=p.errors, refresh=False)
+                bar.refresh()
+
+    previous = _install_cancel_on_sigint(cancel)
+    try:
+        return album.scan(roots, progress=report, cancel=cancel)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+        if bar is not None:
+            bar.close()
+
+
+def _stderr_line(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+def _install_cancel_on_sigint(cancel: threading.Event) -> Callable | None:
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def on_sigint(signum: int, frame: object) -> None:
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        _stderr_line(f"{PROG}: stopping after the photos in progress (Ctrl-C again to abort)")
+        cancel.set()
+
+    return signal.signal(signal.SIGINT, on_sigint)
+
+
+def _progress_dict(p: ScanProgress) -> dict[str, Any]:
+    return {
+        "phase": p.phase,
+        "done": p.done,
+        "total": p.total,
+        "faces_found": p.faces_found,
+        "errors": p.errors,
+        "photos_per_second": round(p.photos_per_second, 3),
+    }
+
+
+# -- search -----------------------------------------------------------------------------
+
+
+def _match_dict(m: Any, query_face: int | None = None) -> dict[str, Any]:
+    out = {
+        "photo": m.photo,
+        "photo_id": m.photo_id,
+        "face_id": m.face_id,
+        "distance": round(float(m.distance), 4),
+        "box": [round(v, 4) for v in m.box.as_list()],
+    }
+    if query_face is not None:
+        out["query_face"] = query_face
+    return out
+
+
+def cmd_search(album: Album, args: argparse.Namespace) -> int:
+    from facealbum.engine.images import ImageLoadError
+
+    if not Path(args.image).is_file():
+        raise CommandError(f"{args.image}: no such file")
+    try:
+        results = album.search_image(args.image, top=args.top, tolerance=args.tolerance)
+    except ImageLoadError as e:
+        raise CommandError(f"{args.image}: {e.reason}") from e
+    if args.json:
+        rows = []
+        for n, (face, matches) in enumerate(results):
+            query_box = [round(v, 4) for v in face.box.as_list()]
+            for m in matches:
+                rows.append({**_match_dict(m, n), "query_box": query_box})
+        _print_json(rows)
+        return 0
+    if not results:
+        print(f"no face found in {args.image}")
+    for n, (face, matches) in enumerate(results):
+        box = ", ".join(f"{v:.2f}" for v in face.box.as_list())
+        print(f"face {n} at ({box}): {len(matches) or 'no'} matching photos")
+        for m in matches:
+            print(f"  {m.distance:.3f}  {m.photo}  (face {m.face_id})")
+    return 0
+
+
+def cmd_similar(album: Album, args: argparse.Namespace) -> int:
+    matches = album.similar_to_face(args.face_id, top=args.top, tolerance=args.tolerance)
+    if args.json:
+        _print_json([_match_dict(m) for m in matches])
+        return 0
+    if not matches:
+        print(f"no other photo matches face {args.face_id}")
+    for m in matches:
+        print(f"{m.distance:.3f}  {m.photo}  (face {m.face_id})")
+    return 0
+
+
+# -- library ----------------------------------------------------------------------------
+
+
+def cmd_stats(album: Album, args: argparse.Namespace) -> int:
+    stats = {"library": str(album.directory), **album.stats()}
+    if args.json:
+        _print_json(stats)
+        return 0
+    for key, value in stats.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k} {v}" for k, v in value.items())
+        print(f"{key}: {value}")
+    return 0
+
+
+def _folder_dict(f: Any) -> dict[str, Any]:
+    return {
+        "id": f.id,
+        "path": f.path,
+        "photos": f.photo_count,
+        "faces": f.face_count,
+        "available": f.available,
+    }
+
+
+def cmd_folders(album: Album, args: argparse.Namespace) -> int:
+    if args.folder_command == "add":
+        info = album.add_folder(args.path)
+        if args.json:
+            _print_json(_folder_dict(info))
+        else:
+            print(f"added {info.path} (run `{PROG} scan {info.path}` to find its faces)")
+        return 0
+    if args.folder_command == "remove":
+        target: str | int = args.path
+        removed = album.remove_folder(int(target) if str(target).isdigit() else target)
+        if args.json:
+            _print_json({"removed": args.path, "faces_removed": removed})
+        else:
+            print(f"removed {args.path} ({removed} faces forgotten; the photos are untouched)")
+        return 0
+    folders = album.folders()
+    if args.json:
+        _print_json([_folder_dict(f) for f in folders])
+        return 0
+    if not folders:
+        print(f"no folders yet (add one with `{PROG} folders add PATH`)")
+    for f in folders:
+        missing = "" if f.available else "  [missing]"
+        print(f"{f.id:>4}  {f.path}  {f.photo_count} photos, {f.face_count} faces{missing}")
+    return 0
