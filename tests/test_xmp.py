@@ -10,6 +10,7 @@ import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageOps, PngImagePlugin
 
@@ -534,3 +535,40 @@ def test_heic_regions_refer_to_the_image_before_its_rotation(tmp_path):
     sidecar = write_regions(photo, FACES, 360, 240, mwg_orientation(photo))
     assert stored_areas(sidecar)[0] == (240, 360)
     assert_same_faces(read_regions(photo), FACES)
+
+
+# --- a real photo that carries someone else's regions -----------------------------------
+
+
+@pytest.fixture
+def tagged_real_photo(labels, tmp_path) -> Path:
+    """people/paul_allen/allen_3.jpg arrives with an MWG face region (no stArea:unit)."""
+    source = next(p.path for p in labels if p.path.parts[-2:] == ("paul_allen", "allen_3.jpg"))
+    photo = tmp_path / source.name
+    shutil.copy2(source, photo)
+    return photo
+
+
+def test_offers_the_name_embedded_in_a_real_photo(tagged_real_photo):
+    [region] = read_regions(tagged_real_photo)
+    assert region.name == "Paul Allen"
+    assert 0.0 <= region.box.left < region.box.right <= 1.0
+    assert 0.0 <= region.box.top < region.box.bottom <= 1.0
+
+
+@pytest.mark.slow
+def test_real_embedded_region_covers_the_face_dlib_finds(tagged_real_photo):
+    """stArea x/y are the CENTRE: read as a corner, the box would miss the face."""
+    dlib = pytest.importorskip("dlib")
+    with Image.open(tagged_real_photo) as im:
+        upright = ImageOps.exif_transpose(im).convert("RGB")
+    upright.thumbnail((800, 800))
+    [rect] = dlib.get_frontal_face_detector()(np.asarray(upright), 1)
+    w, h = upright.size
+    found = Box(rect.left() / w, rect.top() / h, rect.right() / w, rect.bottom() / h)
+    [region] = read_regions(tagged_real_photo)
+    box = region.box
+    inter = max(0.0, min(box.right, found.right) - max(box.left, found.left)) * max(
+        0.0, min(box.bottom, found.bottom) - max(box.top, found.top)
+    )
+    assert inter / (box.area + found.area - inter) > 0.3
