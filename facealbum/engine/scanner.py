@@ -139,6 +139,11 @@ def plan_scan(disk: Iterable[DiskPhoto], known: Mapping[str, KnownPhoto]) -> Sca
 class Analysed:
     analysis: PhotoAnalysis
 
+    @property
+    def path(self) -> str:
+        """Every result has a path, so callers can key on it whatever the outcome."""
+        return self.analysis.path
+
 
 @dataclass(frozen=True)
 class Moved:
