@@ -27,7 +27,7 @@ import numpy as np
 
 # Measured by bench/search.py (bench/results/search.json): below this many faces a
 # numpy scan answers a top-10 query faster than HNSW does, with perfect recall.
-EXACT_LIMIT = 20_000
+EXACT_LIMIT = 2_000
 # HNSW parameters, measured on synthetic dlib-like encodings: recall@10 >= 0.99
 # against exact search up to 1M faces at well under 1 ms per query.
 HNSW_M = 16
@@ -39,6 +39,9 @@ META_NAME = "index.json"
 _DATA_PREFIX = "faces-"
 _GROWTH = 1.5  # hnswlib needs a capacity up front: grow it geometrically
 _CRC_CHUNK = 1 << 22
+# OpenBLAS spreads a larger matrix-vector product over threads, which on busy cores
+# turns 0.1 ms into tens of ms; blocks this small stay on the calling thread.
+_GEMV_ROWS = 2048
 
 
 class _ReadWriteLock:
@@ -456,8 +459,7 @@ class FaceIndex:
                 if exclude:
                     rows = [self._row[i] for i in exclude if i in self._row]
                     mask = np.array(rows, dtype=np.int64)
-                ids, dist = self._exact_search(query, k, mask)
-                return ids[0], dist[0]
+                return self._exact_search_one(query[0], k, mask)
             excluded = len(exclude) if len(exclude) < 64 else len(exclude & self._live)
             want = min(k + excluded, len(self._live))
             ids, dist = self._hnsw_search(query, want, num_threads=1)
@@ -478,6 +480,28 @@ class FaceIndex:
             if self._hnsw is None:
                 return self._exact_search(queries, k, None)
             return self._hnsw_search(queries, min(k, len(self._live)), num_threads=-1)
+
+    def _exact_search_one(
+        self, query: np.ndarray, k: int, excluded_rows: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """One query: a matrix-vector product, cheaper than the batched path's overhead."""
+        n = self._n
+        kk = max(0, min(k, n - (len(excluded_rows) if excluded_rows is not None else 0)))
+        if kk == 0:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        vecs = self._vecs[:n]
+        # |v - q|^2 - |q|^2 by expansion ranks the rows fast; exact distances follow.
+        proj = np.empty(n, dtype=np.float32)
+        for start in range(0, n, _GEMV_ROWS):
+            np.dot(vecs[start : start + _GEMV_ROWS], query, out=proj[start : start + _GEMV_ROWS])
+        d2 = self._sqnorms[:n] - 2.0 * proj
+        if excluded_rows is not None and len(excluded_rows):
+            d2[excluded_rows] = np.inf
+        cand = np.argpartition(d2, kk - 1)[:kk] if kk < n else np.arange(n)
+        diff = vecs[cand] - query
+        dist = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+        order = np.argsort(dist, kind="stable")
+        return self._ids[cand[order]], dist[order]
 
     def _exact_search(
         self, queries: np.ndarray, k: int, excluded_rows: np.ndarray | None
