@@ -16,7 +16,6 @@ the display thread, so it runs in a child process; OpenCV releases the GIL.
 
 from __future__ import annotations
 
-import functools
 import math
 import threading
 import time
@@ -36,6 +35,8 @@ T = TypeVar("T")
 DETECT_WIDTH = 480
 # Optical flow runs at most this wide; faces of a webcam stay well textured.
 TRACK_WIDTH = 640
+# HOG finds faces from 80 px without upsampling; a margin for faces that shrink.
+BIG_FACE_PX = 100
 # A track no detection has confirmed for this long is gone (left, turned away).
 TRACK_TIMEOUT_S = 1.0
 
@@ -175,6 +176,9 @@ class LiveStats:
     detections: int = 0  # detection passes
     encodings: int = 0  # faces encoded
     matches: int = 0  # match results published
+    detect_rounds_s: float = 0.0  # time spent in rounds that only detected
+    encode_rounds: int = 0
+    encode_rounds_s: float = 0.0  # ...and in rounds that detected and encoded
     started: float = field(default_factory=time.monotonic)
 
 
@@ -233,17 +237,21 @@ class FaceTracker:
             del self._history[old]
         return [(t.id, self._normalised(t.box)) for t in self._tracks]
 
-    def apply_detections(self, seq: int, boxes: Sequence[Box]) -> None:
-        """Correct, start and confirm tracks from faces detected on frame `seq`."""
+    def apply_detections(self, seq: int, boxes: Sequence[Box]) -> list[int]:
+        """Correct, start and confirm tracks from faces detected on frame `seq`.
+
+        Returns the track id each box went to, in the order given.
+        """
         w, h = self.size
         if self._prev is None or not w:
-            return
+            return [0] * len(boxes)
         then = self._history.get(seq, {})
         now = time.monotonic()
         scale = np.array([w, h, w, h], dtype=np.float64)
         taken: set[int] = set()
-        for box in sorted(boxes, key=lambda b: -b.area):
-            det = np.array(box.as_list()) * scale
+        ids = [0] * len(boxes)
+        for i in sorted(range(len(boxes)), key=lambda i: -boxes[i].area):  # big faces first
+            det = np.array(boxes[i].as_list()) * scale
             best, best_iou = None, 0.3
             for track in self._tracks:
                 old = then.get(track.id, track.box)
@@ -260,6 +268,8 @@ class FaceTracker:
             best.confirmed = now
             best.points = None
             taken.add(best.id)
+            ids[i] = best.id
+        return ids
 
     def _flow(self, track: _Track, prev: np.ndarray, gray: np.ndarray) -> None:
         if track.points is None or len(track.points) < 6:
@@ -319,7 +329,7 @@ Found = list[tuple[Box, "np.ndarray | None"]]  # faces: normalised box, encoding
 
 
 class Analyser(Protocol):
-    def analyse(self, small: np.ndarray, encode: bool) -> Found:
+    def analyse(self, small: np.ndarray, encode: bool, upsample: int = 1) -> Found:
         """The faces in `small`, each with its encoding when `encode` is true."""
 
     def close(self) -> None: ...
@@ -328,16 +338,15 @@ class Analyser(Protocol):
 class _FaceAnalysis:
     """The analyser's work; lives in one process and owns its FaceEngine there."""
 
-    def __init__(self, upsample: int = 1) -> None:
+    def __init__(self) -> None:
         from facealbum.engine.faces import FaceEngine  # models load on first use
 
-        self._upsample = upsample
         self._engine = FaceEngine(detector="hog", min_face_px=20)
 
     def __call__(self, task: Any, _context: object = None) -> Found:
-        small, encode = task
+        small, encode, upsample = task
         if encode:
-            faces = self._engine.find_faces_in_pixels(small, upsample=self._upsample)
+            faces = self._engine.find_faces_in_pixels(small, upsample=upsample)
             return [(f.box, f.encoding) for f in faces]
         # Detection alone costs a fraction of an encoding: it fills the rounds between.
         h, w = small.shape[:2]
@@ -351,25 +360,25 @@ class _FaceAnalysis:
                 ),
                 None,
             )
-            for r, _score in self._engine.detect(small, self._upsample)
+            for r, _score in self._engine.detect(small, upsample)
         ]
 
 
-def _analysis_setup(upsample: int) -> Callable[[Any, object], Any]:
-    return _FaceAnalysis(upsample)
+def _analysis_setup() -> Callable[[Any, object], Any]:
+    return _FaceAnalysis()
 
 
 class ProcessAnalyser:
     """Runs the analysis in a child process so dlib never holds this process's GIL."""
 
-    def __init__(self, upsample: int = 1) -> None:
+    def __init__(self) -> None:
         from facealbum.engine.pool import ProcessPool, WorkerError
 
         self._error_type = WorkerError
-        self._pool = ProcessPool(1, functools.partial(_analysis_setup, upsample), depth=1)
+        self._pool = ProcessPool(1, _analysis_setup, depth=1)
 
-    def analyse(self, small: np.ndarray, encode: bool) -> Found:
-        for _task, result in self._pool.run([(small, encode)]):
+    def analyse(self, small: np.ndarray, encode: bool, upsample: int = 1) -> Found:
+        for _task, result in self._pool.run([(small, encode, upsample)]):
             if isinstance(result, self._error_type):
                 raise RuntimeError(result.reason)
             return result
@@ -382,11 +391,13 @@ class ProcessAnalyser:
 class LocalAnalyser:
     """The same analysis in the calling thread (tests, benchmarks of the parts)."""
 
-    def __init__(self, upsample: int = 1) -> None:
-        self._work = _FaceAnalysis(upsample)
+    def __init__(self) -> None:
+        self._work: _FaceAnalysis | None = None
 
-    def analyse(self, small: np.ndarray, encode: bool) -> Found:
-        return self._work((small, encode))
+    def analyse(self, small: np.ndarray, encode: bool, upsample: int = 1) -> Found:
+        if self._work is None:  # built on the calling thread: dlib objects stay on it
+            self._work = _FaceAnalysis()
+        return self._work((small, encode, upsample))
 
     def close(self) -> None:
         pass
@@ -432,7 +443,8 @@ class LivePipeline:
         self._raw: LatestSlot[np.ndarray] = LatestSlot()
         self._view: LatestSlot[LiveFrame] = LatestSlot()
         self._lock = threading.Lock()
-        self._pending: list[tuple[int, list[Box]]] = []  # detections for the tracker
+        # Detections (with matches when encoded) waiting for the tracker, by frame seq.
+        self._pending: list[tuple[int, list[tuple[Box, tuple[LiveMatch, ...] | None]]]] = []
         self._matches: dict[int, tuple[LiveMatch, ...]] = {}
         self._encoded: dict[int, tuple[float, Box]] = {}  # track id -> (when, where)
         self._stop = threading.Event()
@@ -518,10 +530,16 @@ class LivePipeline:
             gray = cv2.cvtColor(resize_to_width(frame, TRACK_WIDTH), cv2.COLOR_RGB2GRAY)
             with self._lock:
                 pending, self._pending = self._pending, []
-            for det_seq, boxes in pending:
-                tracker.apply_detections(det_seq, boxes)
+            for det_seq, found in pending:
+                ids = tracker.apply_detections(det_seq, [box for box, _ in found])
+                self._attach_matches(ids, found)
             tracks = tracker.update(seq, gray)
             with self._lock:
+                alive = {tid for tid, _ in tracks}
+                for gone in set(self._matches) - alive:
+                    del self._matches[gone]
+                for gone in set(self._encoded) - alive:
+                    del self._encoded[gone]
                 faces = tuple(LiveFace(tid, box, self._matches.get(tid, ())) for tid, box in tracks)
             self.stats.frames_tracked += 1
             self.stats.frames_dropped = self._raw.dropped
@@ -546,31 +564,56 @@ class LivePipeline:
             if analyser is not None:
                 analyser.close()
 
+    def _attach_matches(
+        self, ids: Sequence[int], found: Sequence[tuple[Box, tuple[LiveMatch, ...] | None]]
+    ) -> None:
+        now = time.monotonic()
+        with self._lock:
+            for tid, (box, matches) in zip(ids, found, strict=True):
+                if tid and matches is not None:
+                    self._matches[tid] = matches
+                    self._encoded[tid] = (now, box)
+
     def _match_round(self, analyser: Analyser, frame: LiveFrame) -> None:
         now = time.monotonic()
         with self._lock:
             match_fn = self._match_fn
-            alive = {f.track_id for f in frame.faces}
-            for gone in set(self._matches) - alive:
-                del self._matches[gone]
-            for gone in set(self._encoded) - alive:
-                del self._encoded[gone]
-        due = self._due_faces(frame.faces, now) if match_fn is not None else []
+            due = self._due_faces(frame.faces, now) if match_fn is not None else []
+            for face in due:  # so the next round does not ask again before these arrive
+                self._encoded[face.track_id] = (now, face.box)
+        # Finding faces costs the same with or without encoding when none is there: with
+        # nothing tracked, whoever appears is encoded at once.
+        encode = match_fn is not None and (bool(due) or not frame.faces)
         small = resize_to_width(frame.rgb, self.cadence.detect_width)
-        found = analyser.analyse(small, encode=bool(due))
+        found = analyser.analyse(small, encode, self._upsample(frame.faces, small.shape[1]))
+        spent = time.monotonic() - now
         self.stats.detections += 1
+        if encode:
+            self.stats.encode_rounds += 1
+            self.stats.encode_rounds_s += spent
+        else:
+            self.stats.detect_rounds_s += spent
+        results = []
+        for box, encoding in found:
+            matches = None
+            if encoding is not None and match_fn is not None:
+                matches = tuple(match_fn(encoding))
+                self.stats.encodings += 1
+            results.append((box, matches))
         with self._lock:
-            self._pending.append((frame.seq, [box for box, _ in found]))
-        for face in due:
-            self._encoded[face.track_id] = (now, face.box)
-        for face, encoding in _pair(due, found):
-            self.stats.encodings += 1
-            matches = tuple(match_fn(encoding))  # type: ignore[misc]
-            with self._lock:
-                if self._match_fn is match_fn:  # not from a library switched away from
-                    self._matches[face.track_id] = matches
-                    self.stats.matches += 1
+            if self._match_fn is not match_fn:  # the library changed meanwhile
+                results = [(box, None) for box, _ in results]
+            self.stats.matches += sum(m is not None for _, m in results)
+            self._pending.append((frame.seq, results))
         self.error = None
+
+    def _upsample(self, faces: Sequence[LiveFace], width: int) -> int:
+        """0 while every tracked face is large (several times faster), else 1 to find small ones.
+
+        Every few rounds look closely anyway, for someone small joining in the back.
+        """
+        big = all((f.box.right - f.box.left) * width >= BIG_FACE_PX for f in faces)
+        return 0 if faces and big and self.stats.detections % 5 else 1
 
     def _due_faces(self, faces: Sequence[LiveFace], now: float) -> list[LiveFace]:
         c = self.cadence
@@ -592,17 +635,23 @@ class LivePipeline:
         return due
 
 
-def _pair(faces: Sequence[LiveFace], found: Found) -> list[tuple[LiveFace, np.ndarray]]:
-    """Each tracked face with the encoding of the detection overlapping it most."""
-    pairs = []
-    free = [(np.array(box.as_list()), enc) for box, enc in found if enc is not None]
-    for face in faces:
-        mine = np.array(face.box.as_list())
-        scored = [(_iou(mine, box), i) for i, (box, _) in enumerate(free)]
-        best = max(scored, default=(0.0, -1))
-        if best[0] >= 0.3:
-            pairs.append((face, free.pop(best[1])[1]))
-    return pairs
+def library_match_fn(library: Any, top: int = 3) -> MatchFn:
+    """Matches from a library with the facade's similar_to_encoding() and face().
+
+    Look-alikes are wanted, not only the same person: faces up to twice the library's
+    tolerance count (similarity() reaches 0 there).
+    """
+    reach = 2.0 * float(library.settings.tolerance)
+
+    def match(encoding: np.ndarray) -> list[LiveMatch]:
+        found = library.similar_to_encoding(encoding, top=top, tolerance=reach)
+        out = []
+        for m in found:
+            info = library.face(m.face_id)
+            out.append(LiveMatch(m, info.person_name if info is not None else None))
+        return out
+
+    return match
 
 
 def similarity(distance: float, tolerance: float) -> float:
@@ -623,6 +672,7 @@ __all__ = [
     "LocalAnalyser",
     "ProcessAnalyser",
     "SourceError",
+    "library_match_fn",
     "probe_cameras",
     "similarity",
 ]
