@@ -44,6 +44,7 @@ class Album:
         self._store = store
         self._index: FaceIndex | None = None
         self._index_state = "not opened"
+        self._index_generation = -1  # the database generation the index matches
         self._engines = threading.local()  # one FaceEngine per thread: dlib objects never shared
         self._closed = False
 
@@ -84,6 +85,7 @@ class Album:
         with self._store.writer_lock:
             generation = self._store.generation()
             self._index_state = index.open(generation, self._load_all_encodings)
+            self._index_generation = generation
         self._index = index
 
     def _load_all_encodings(self) -> tuple[np.ndarray, np.ndarray]:
@@ -121,22 +123,39 @@ class Album:
     def store(self) -> Store:
         return self._store
 
-    def apply_face_changes(self, changes: scan_writes.FaceChanges) -> None:
-        """Mirror committed face changes in the index; call holding the writer lock."""
-        if not changes or self._index is None:
+    def write_faces(
+        self, write: Callable[[sqlite3.Connection], scan_writes.FaceChanges]
+    ) -> scan_writes.FaceChanges:
+        """Run `write(conn)` in one transaction; when faces changed, bump the generation
+        and mirror the change in the index before any other writer can interleave."""
+        with self._store.writer_lock:
+            with self._store.write() as conn:
+                changes = write(conn)
+                steps = self._store.bump_generation(conn) if changes else None
+            if steps is not None:
+                self._apply_to_index(changes, *steps)
+        return changes
+
+    def _apply_to_index(self, changes: scan_writes.FaceChanges, before: int, after: int) -> None:
+        if self._index is None:
             return
         if changes.removed_ids:
             self._index.remove(changes.removed_ids)
         if changes.added_ids:
             vectors = np.vstack(changes.added_vectors).astype(np.float32, copy=False)
             self._index.add(np.asarray(changes.added_ids, dtype=np.int64), vectors)
+        # Only a change made on top of what the index holds keeps it in step; after a
+        # change it never saw (another process scanning the same library) it must stay
+        # stamped with the older generation, so the next open rebuilds it.
+        if before == self._index_generation:
+            self._index_generation = after
 
     def save_index(self) -> None:
         """Save the index stamped with the database generation it matches."""
         if self._index is None:
             return
         with self._store.writer_lock:
-            self._index.save(self._store.generation())
+            self._index.save(self._index_generation)
 
     # -- folders ------------------------------------------------------------------------
 
@@ -164,11 +183,7 @@ class Album:
         number of faces removed."""
         folder_id = self._find_folder(path_or_id)
         with self._store.writer_lock:
-            with self._store.write() as conn:
-                changes = scan_writes.remove_folder(conn, folder_id)
-                if changes:
-                    self._store.bump_generation(conn)
-            self.apply_face_changes(changes)
+            changes = self.write_faces(lambda conn: scan_writes.remove_folder(conn, folder_id))
             self.save_index()
         return len(changes.removed_ids)
 

@@ -187,16 +187,17 @@ class ScanJob:
         committed: list[int] = []
         errors: list[str] = []
         retry: list[DiskPhoto] = []
+
+        def write(conn) -> scan_writes.FaceChanges:
+            for result in batch:
+                photo_id, change = self._write(conn, result, errors, retry)
+                if photo_id is not None:
+                    committed.append(photo_id)
+                changes.extend(change)
+            return changes
+
         with self.store.writer_lock:
-            with self.store.write() as conn:
-                for result in batch:
-                    photo_id, change = self._write(conn, result, errors, retry)
-                    if photo_id is not None:
-                        committed.append(photo_id)
-                    changes.extend(change)
-                if changes:
-                    self.store.bump_generation(conn)
-            self.album.apply_face_changes(changes)
+            self.album.write_faces(write)
             if time.monotonic() - self.last_index_save >= INDEX_SAVE_SECONDS:
                 self.album.save_index()
                 self.last_index_save = time.monotonic()
@@ -232,9 +233,4 @@ class ScanJob:
         gone = sorted(self.vanished - self.claimed)
         if not gone:
             return
-        with self.store.writer_lock:
-            with self.store.write() as conn:
-                changes = scan_writes.remove_photos(conn, gone)
-                if changes:
-                    self.store.bump_generation(conn)
-            self.album.apply_face_changes(changes)
+        self.album.write_faces(lambda conn: scan_writes.remove_photos(conn, gone))

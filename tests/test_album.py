@@ -253,3 +253,24 @@ def test_settings_are_saved_with_the_library(tmp_path: Path):
         album.update_settings(replace(album.settings, tolerance=0.5, workers=1))
     with Album.open(tmp_path / "lib") as album:
         assert (album.settings.tolerance, album.settings.workers) == (0.5, 1)
+
+
+def test_faces_written_by_another_process_are_never_hidden_by_a_stale_index(tmp_path: Path):
+    from facealbum.db import scan_writes
+    from facealbum.engine.types import Box, Face, PhotoAnalysis
+
+    def add_photo(album: Album, name: str) -> None:
+        face = Face(Box(0.1, 0.1, 0.3, 0.3), 1.0, 100, 50.0, np.full(128, 0.05, np.float32))
+        analysis = PhotoAnalysis(f"/p/{name}", 1, 1.0, name, 10, 10, None, (face,))
+        album.write_faces(lambda conn: scan_writes.save_analysis(conn, folder, analysis)[1])
+
+    gui = Album.open(tmp_path / "lib")
+    with gui.store.write() as conn:
+        folder = conn.execute("INSERT INTO folders (path) VALUES ('/p')").lastrowid
+    add_photo(gui, "a.jpg")
+    with Album.open(tmp_path / "lib") as cli:  # e.g. `facealbum scan` while the app is open
+        add_photo(cli, "b.jpg")
+    gui.close()  # saves last, without b's face
+    with Album.open(tmp_path / "lib") as album:
+        assert album.index_state.startswith("rebuilt")
+        assert album.stats()["index"]["size"] == 2

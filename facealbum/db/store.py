@@ -94,13 +94,15 @@ class Store:
         """Counter bumped by every face insert or delete; the index is saved with it."""
         return int(self.meta(GENERATION_KEY, "0") or 0)
 
-    def bump_generation(self, conn: sqlite3.Connection) -> None:
-        """Call inside the write transaction that changed faces."""
+    def bump_generation(self, conn: sqlite3.Connection) -> tuple[int, int]:
+        """Call inside the write transaction that changed faces; returns (before, after)."""
+        row = conn.execute("SELECT value FROM meta WHERE key = ?", (GENERATION_KEY,)).fetchone()
+        before = int(row[0]) if row else 0
         conn.execute(
-            "INSERT INTO meta (key, value) VALUES (?, '1') ON CONFLICT (key) DO UPDATE"
-            " SET value = CAST(value AS INTEGER) + 1",
-            (GENERATION_KEY,),
+            "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+            (GENERATION_KEY, str(before + 1)),
         )
+        return before, before + 1
 
     def close(self) -> None:
         with self._write_lock, self._all_lock:
