@@ -1,0 +1,315 @@
+"""The live engine: newest-frame hand-over, sources, tracking, matching cadence."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from facealbum.engine.live import (
+    Cadence,
+    FaceTracker,
+    FrameSource,
+    LatestSlot,
+    LiveMatch,
+    LivePipeline,
+    SourceError,
+    library_match_fn,
+    similarity,
+)
+from facealbum.engine.types import Box, Match
+
+
+def clip(faces_dir: Path) -> Path:
+    return faces_dir / "video" / "short_hamilton_clip.mp4"
+
+
+def wait_for(condition, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+# -- the newest-only slot --------------------------------------------------------------------
+
+
+def test_slot_hands_over_only_the_newest_item_and_counts_the_skipped():
+    slot: LatestSlot[str] = LatestSlot()
+    for item in ("a", "b", "c"):
+        slot.put(item)
+    assert slot.get_newer(0, timeout=0) == (3, "c")
+    assert slot.dropped == 2
+    assert slot.get_newer(3, timeout=0.01) is None  # nothing newer: no repeat of "c"
+
+
+def test_slot_wakes_a_waiting_reader():
+    slot: LatestSlot[int] = LatestSlot()
+    got = []
+    reader = threading.Thread(target=lambda: got.append(slot.get_newer(0, timeout=10)))
+    reader.start()
+    slot.put(42)
+    reader.join(10)
+    assert got == [(1, 42)]
+
+
+# -- sources ---------------------------------------------------------------------------------
+
+
+def test_missing_and_unreadable_videos_give_a_readable_error(tmp_path):
+    with pytest.raises(SourceError, match="does not exist"):
+        FrameSource(tmp_path / "nope.mp4")
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"this is not a video" * 100)
+    with pytest.raises(SourceError, match="not a video"):
+        FrameSource(junk)
+
+
+def test_a_camera_that_cannot_be_opened_says_what_to_do():
+    with pytest.raises(SourceError) as info:
+        FrameSource(97)  # no machine has camera 98
+    assert "in use" in str(info.value) and "video file" in str(info.value)
+
+
+def test_video_file_gives_rgb_frames_and_loops_at_its_end(faces_dir):
+    source = FrameSource(clip(faces_dir))
+    try:
+        assert source.is_file and 29 < source.fps < 31
+        frames = [source.read() for _ in range(300)]  # the clip has 275 frames
+    finally:
+        source.close()
+    assert all(f is not None and f.shape == (360, 640, 3) for f in frames)
+    assert np.array_equal(frames[0], frames[275])  # the same first frame again
+
+
+# -- tracking --------------------------------------------------------------------------------
+
+
+def textured_scene(offset: tuple[int, int], size=(240, 320)) -> np.ndarray:
+    """A grey background with a textured square (the "face") at offset."""
+    rng = np.random.default_rng(7)
+    patch = (rng.random((60, 60)) * 255).astype(np.uint8)
+    patch = cv2.GaussianBlur(patch, (3, 3), 0)
+    img = np.full(size, 90, np.uint8)
+    x, y = offset
+    img[y : y + 60, x : x + 60] = patch
+    return img
+
+
+def test_tracker_boxes_follow_a_moving_face_between_detections():
+    tracker = FaceTracker()
+    tracker.update(1, textured_scene((100, 80)))
+    tracker.apply_detections(1, [Box(100 / 320, 80 / 240, 160 / 320, 140 / 240)])
+    for seq in range(2, 12):  # 4 px right and 2 px down per frame, no detection
+        tracks = tracker.update(seq, textured_scene((100 + 4 * (seq - 1), 80 + 2 * (seq - 1))))
+    assert len(tracks) == 1
+    left, top, _, _ = tracks[0][1].to_pixels(320, 240)
+    assert abs(left - 140) <= 3 and abs(top - 100) <= 3
+
+
+def test_a_late_detection_corrects_the_track_where_it_is_now():
+    tracker = FaceTracker()
+    tracker.update(1, textured_scene((100, 80)))
+    ids = tracker.apply_detections(1, [Box(100 / 320, 80 / 240, 160 / 320, 140 / 240)])
+    for seq in range(2, 6):
+        tracks = tracker.update(seq, textured_scene((100, 80)))
+    # The detector saw frame 2 a little differently (8 px further right) and reports late.
+    assert tracker.apply_detections(2, [Box(108 / 320, 80 / 240, 168 / 320, 140 / 240)]) == ids
+    tracks = tracker.update(6, textured_scene((100, 80)))
+    left, _, right, _ = tracks[0][1].to_pixels(320, 240)
+    assert (left, right) == (108, 168)
+    assert [tid for tid, _ in tracks] == ids  # the same person, not a new track
+
+
+def test_separate_detections_make_separate_tracks():
+    tracker = FaceTracker()
+    tracker.update(1, textured_scene((20, 20)))
+    ids = tracker.apply_detections(1, [Box(0.05, 0.1, 0.25, 0.35), Box(0.6, 0.5, 0.8, 0.75)])
+    assert len(set(ids)) == 2 and 0 not in ids
+
+
+# -- the pipeline with a stand-in analyser ---------------------------------------------------
+
+
+class FakeAnalyser:
+    """Finds one fixed face instantly (or slowly), and records what it was asked."""
+
+    def __init__(self, box: Box | None, delay: float = 0.0) -> None:
+        self.box, self.delay = box, delay
+        self.calls: list[bool] = []  # encode flag of each round
+
+    def analyse(self, small, encode, upsample=1):
+        self.calls.append(encode)
+        time.sleep(self.delay)
+        if self.box is None:
+            return []
+        return [(self.box, np.full(128, 0.1, np.float32) if encode else None)]
+
+    def close(self):
+        pass
+
+
+def still_video(path: Path, seconds: float = 2.0) -> Path:
+    """A short file of one textured picture, so tracked boxes stay put."""
+    frame = cv2.cvtColor(textured_scene((130, 90)), cv2.COLOR_GRAY2BGR)
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30, (320, 240))
+    for _ in range(int(30 * seconds)):
+        out.write(frame)
+    out.release()
+    return path
+
+
+def test_a_busy_matcher_skips_frames_instead_of_queueing_them(faces_dir):
+    analyser = FakeAnalyser(None, delay=0.3)
+    pipeline = LivePipeline(None, analyser_factory=lambda: analyser)
+    pipeline.start(FrameSource(clip(faces_dir)))
+    wait_for(lambda: pipeline.stats.frames_read >= 45)
+    newest = pipeline.latest()
+    pipeline.stop(timeout=5)
+    rounds, read = len(analyser.calls), pipeline.stats.frames_read
+    # The display side saw (nearly) every frame; the slow matcher only a few of them.
+    assert newest is not None and newest.seq >= read - 3
+    assert rounds <= read / 5
+    assert not pipeline.running
+
+
+def test_a_video_plays_at_its_own_rate_not_as_fast_as_it_decodes(faces_dir):
+    pipeline = LivePipeline(None, analyser_factory=lambda: FakeAnalyser(None))
+    start = time.monotonic()
+    pipeline.start(FrameSource(clip(faces_dir)))
+    time.sleep(1.0)
+    pipeline.stop(timeout=5)
+    elapsed = time.monotonic() - start
+    assert pipeline.stats.frames_read <= 30 * elapsed + 3  # decoding alone would do hundreds
+
+
+def test_a_still_face_is_encoded_on_the_refresh_cadence_not_every_round(tmp_path):
+    video = still_video(tmp_path / "still.mp4")
+    box = Box(130 / 320, 90 / 240, 190 / 320, 150 / 240)
+    analyser = FakeAnalyser(box, delay=0.01)
+    matched: list[float] = []
+
+    def match_fn(encoding):
+        matched.append(time.monotonic())
+        return []
+
+    pipeline = LivePipeline(
+        match_fn,
+        analyser_factory=lambda: analyser,
+        cadence=Cadence(refresh_s=0.5, min_gap_s=0.5),
+    )
+    pipeline.start(FrameSource(video))
+    wait_for(lambda: len(matched) >= 3)
+    pipeline.stop(timeout=5)
+    encode_rounds = sum(analyser.calls)
+    # First sight is encoded at once, then about every 0.5 s; in between only detection.
+    assert len(analyser.calls) >= 2 * encode_rounds
+    gaps = np.diff(matched[:3])
+    assert all(g >= 0.45 for g in gaps)
+    frame = pipeline.latest()
+    assert frame is not None and len(frame.faces) == 1
+
+
+def test_matches_reach_the_tracked_face_and_a_library_switch_clears_them(tmp_path):
+    video = still_video(tmp_path / "still.mp4")
+    box = Box(130 / 320, 90 / 240, 190 / 320, 150 / 240)
+    found = Match(face_id=7, photo_id=3, photo="x.jpg", distance=0.3, box=box)
+    pipeline = LivePipeline(
+        lambda enc: [LiveMatch(found, "Ada")],
+        analyser_factory=lambda: FakeAnalyser(box, delay=0.01),
+    )
+    pipeline.start(FrameSource(video))
+    try:
+        wait_for(lambda: (f := pipeline.latest()) is not None and f.faces and f.faces[0].matches)
+        assert pipeline.latest().faces[0].matches[0].name == "Ada"
+        pipeline.set_match_fn(None)  # e.g. the library was closed
+        wait_for(lambda: not pipeline.latest().faces[0].matches)
+    finally:
+        pipeline.stop(timeout=5)
+
+
+# -- matching helpers ------------------------------------------------------------------------
+
+
+def test_similarity_is_half_at_the_tolerance():
+    assert similarity(0.0, 0.6) == 1.0
+    assert similarity(0.6, 0.6) == pytest.approx(0.5)
+    assert similarity(1.5, 0.6) == 0.0
+
+
+class FakeLibrary:
+    class settings:  # noqa: N801 - mimics the facade attribute
+        tolerance = 0.5
+
+    def __init__(self) -> None:
+        self.asked_tolerance = None
+
+    def similar_to_encoding(self, encoding, *, top, tolerance):
+        self.asked_tolerance = tolerance
+        box = Box(0, 0, 1, 1)
+        return [Match(1, 1, "a.jpg", 0.4, box), Match(2, 2, "b.jpg", 0.8, box)][:top]
+
+    def face(self, face_id):
+        class Info:
+            person_name = "Mom" if face_id == 1 else None
+
+        return Info()
+
+
+def test_library_matches_carry_names_and_reach_past_the_tolerance_for_look_alikes():
+    library = FakeLibrary()
+    matches = library_match_fn(library, top=2)(np.zeros(128, np.float32))
+    assert [m.name for m in matches] == ["Mom", None]
+    assert library.asked_tolerance == pytest.approx(1.0)
+
+
+# -- the real thing --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_library(tmp_path_factory, faces_dir):
+    from facealbum.album import Album
+    from facealbum.config import Settings
+
+    root = tmp_path_factory.mktemp("live-library")
+    photos = root / "photos"
+    photos.mkdir()
+    for rel in (
+        "people/lin_manuel_miranda/lmm_1.png",
+        "people/alex_lacamoire/alex_1.jpg",
+        "people/barack_obama/obama_1.jpg",
+        "people/joe_biden/biden_1.jpg",
+    ):
+        shutil.copy(faces_dir / rel, photos / Path(rel).name)
+    album = Album.open(root / "library")
+    album.update_settings(Settings(workers=1))
+    album.add_folder(photos)
+    album.scan()
+    yield album
+    album.close()
+
+
+@pytest.mark.slow
+def test_the_performer_in_the_clip_is_matched_to_his_photo(faces_dir, small_library):
+    results: list[list[LiveMatch]] = []
+    match = library_match_fn(small_library)
+
+    def recording(encoding):
+        found = match(encoding)
+        results.append(found)
+        return found
+
+    pipeline = LivePipeline(recording)  # the real analyser process
+    pipeline.start(FrameSource(clip(faces_dir)))
+    try:
+        wait_for(lambda: len(results) >= 6, timeout=120)
+    finally:
+        pipeline.stop(timeout=5)
+    best = [Path(r[0].match.photo).name for r in results if r]
+    assert best.count("lmm_1.png") > len(best) / 2
+    assert pipeline.stats.encodings >= len(results)
