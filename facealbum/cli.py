@@ -158,11 +158,14 @@ def _scan_with_feedback(album: Album, roots: list[Path], as_json: bool) -> ScanP
     if sys.stderr.isatty():
         from tqdm import tqdm
 
-        bar = tqdm(total=0, unit="photo", file=sys.stderr, dynamic_ncols=True)
+        bar = tqdm(total=0, unit="photo", file=sys.stderr)
 
     def report(p: ScanProgress) -> None:
         for line in p.new_errors:
-            (bar.write if bar is not None else _stderr_line)(f"{PROG}: skipped {line}")
+            if bar is not None:
+                bar.write(f"{PROG}: skipped {line}", file=sys.stderr)
+            else:
+                _stderr_line(f"{PROG}: skipped {line}")
         if bar is not None:
             if p.phase == "walking":
                 bar.set_description(f"finding photos ({p.done})")
@@ -170,7 +173,10 @@ def _scan_with_feedback(album: Album, roots: list[Path], as_json: bool) -> ScanP
                 bar.set_description("scanning")
                 bar.total = p.total
                 bar.n = p.done
-                bar.set_postfix(faces=p.faces_found, errors=p.errors, refresh=False)
+                bar.set_postfix_str(
+                    f"{p.photos_per_second:.1f} photos/s, {p.faces_found} faces, {p.errors} errors",
+                    refresh=False,
+                )
                 bar.refresh()
 
     previous = _install_cancel_on_sigint(cancel)
