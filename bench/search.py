@@ -154,7 +154,8 @@ def main() -> None:
         threshold.append({"n": n, "exact": exact, f"hnsw_ef{hnsw.ef}": approx})
         print(f"threshold n={n}: exact {exact} hnsw {approx}", flush=True)
 
-    results = []
+    results: list = []
+    write_report(args, threshold, results)
     for n in sizes:
         ids, x, queries = dataset(n, args.queries)
         truth = exact_truth(x, queries)
@@ -166,7 +167,10 @@ def main() -> None:
         print(f"n={n} exact: {exact}", flush=True)
         results.append(row)
         del x
+        write_report(args, threshold, results)  # after each size: the 1M run takes long
 
+
+def write_report(args: argparse.Namespace, threshold: list, results: list) -> None:
     report = {
         "what": "top-10 search over synthetic dlib-like encodings (bench/synthetic.py)",
         "machine": {

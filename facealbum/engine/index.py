@@ -253,6 +253,8 @@ class FaceIndex:
             fmt, dim = meta["format"], meta["dim"]
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
             raise IndexCorrupt(f"unreadable {META_NAME}: {e}") from e
+        if set(files) != {"ids", "data"}:
+            raise IndexCorrupt(f"{META_NAME} names files {sorted(files)}")
         if fmt != FORMAT_VERSION or dim != self.dim or mode not in ("exact", "hnsw"):
             raise IndexCorrupt(f"format {fmt}, dim {dim}, mode {mode}")
         if saved != generation:
@@ -264,6 +266,7 @@ class FaceIndex:
             with self._lock.write():
                 self._reset_exact(count)
                 self._exact_add(live, vecs)
+                repeated = len(self._row) != count
         else:
             graph = self._load_hnsw(paths["data"], elements, count)
             with self._lock.write():
@@ -271,6 +274,10 @@ class FaceIndex:
                 self._hnsw = graph
                 self._live = set(live.tolist())
                 self._dead = set(dead.tolist())
+                repeated = len(self._live) != count
+        if repeated:
+            self._reset_exact(0)
+            raise IndexCorrupt("ids file repeats an id")
         self._remove_unreferenced({p.name for p in paths.values()})
 
     def _verified(self, name: str, size: int, crc: int) -> Path:
@@ -569,8 +576,6 @@ def _load_ids(path: Path, count: int) -> tuple[np.ndarray, np.ndarray]:
         raise IndexCorrupt(f"unreadable ids: {e}") from e
     if live.dtype != np.int64 or live.shape != (count,) or dead.dtype != np.int64:
         raise IndexCorrupt(f"ids file holds {live.shape} {live.dtype}, expected {count}")
-    if len(np.unique(live)) != count:
-        raise IndexCorrupt("ids file repeats an id")
     return live, dead
 
 
