@@ -133,6 +133,26 @@ def test_separate_detections_make_separate_tracks():
     assert len(set(ids)) == 2 and 0 not in ids
 
 
+def test_two_boxes_on_one_face_become_one_track():
+    tracker = FaceTracker()
+    tracker.update(1, textured_scene((100, 80)))
+    # A detector can report one face twice, slightly shifted.
+    ids = tracker.apply_detections(1, [Box(0.30, 0.30, 0.50, 0.60), Box(0.34, 0.30, 0.54, 0.60)])
+    assert len(set(ids)) == 2
+    tracks = tracker.update(2, textured_scene((100, 80)))
+    assert [tid for tid, _ in tracks] == [min(ids)]
+
+
+def test_a_drifted_box_still_takes_the_detection_of_its_face():
+    tracker = FaceTracker()
+    tracker.update(1, textured_scene((100, 80)))
+    ids = tracker.apply_detections(1, [Box(0.2, 0.2, 0.8, 0.8)])  # far too big
+    tracker.update(2, textured_scene((100, 80)))
+    assert tracker.apply_detections(2, [Box(0.45, 0.45, 0.55, 0.55)]) == ids
+    tracks = tracker.update(3, textured_scene((100, 80)))
+    assert tracks[0][1].right - tracks[0][1].left == pytest.approx(0.1, abs=0.01)
+
+
 # -- the pipeline with a stand-in analyser ---------------------------------------------------
 
 

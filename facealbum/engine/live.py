@@ -204,6 +204,11 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     return inter / union if union > 0 else 0.0
 
 
+def _holds_centre(box: np.ndarray, other: np.ndarray) -> bool:
+    cx, cy = (other[0] + other[2]) / 2, (other[1] + other[3]) / 2
+    return bool(box[0] <= cx <= box[2] and box[1] <= cy <= box[3])
+
+
 class FaceTracker:
     """Moves face boxes with the picture (Lucas-Kanade flow) between detections.
 
@@ -229,9 +234,9 @@ class FaceTracker:
                 self._flow(track, self._prev, gray)
         self._prev = gray
         now = time.monotonic()
-        self._tracks = [
-            t for t in self._tracks if now - t.confirmed <= self._timeout and self._sane(t, w, h)
-        ]
+        self._tracks = self._without_duplicates(
+            [t for t in self._tracks if now - t.confirmed <= self._timeout and self._sane(t, w, h)]
+        )
         self._history[seq] = {t.id: t.box.copy() for t in self._tracks}
         for old in [s for s in self._history if s <= seq - self._history_len]:
             del self._history[old]
@@ -252,12 +257,13 @@ class FaceTracker:
         ids = [0] * len(boxes)
         for i in sorted(range(len(boxes)), key=lambda i: -boxes[i].area):  # big faces first
             det = np.array(boxes[i].as_list()) * scale
-            best, best_iou = None, 0.3
+            best, best_score = None, 0.0
             for track in self._tracks:
                 old = then.get(track.id, track.box)
-                overlap = _iou(det, old)
-                if track.id not in taken and overlap > best_iou:
-                    best, best_iou = track, overlap
+                # A drifted box may overlap little but still hold the face's centre.
+                score = max(_iou(det, old), 0.31 if _holds_centre(old, det) else 0.0)
+                if track.id not in taken and score > 0.3 and score > best_score:
+                    best, best_score = track, score
             if best is None:
                 best = _Track(self._next_id, det)
                 self._next_id += 1
@@ -270,6 +276,18 @@ class FaceTracker:
             taken.add(best.id)
             ids[i] = best.id
         return ids
+
+    @staticmethod
+    def _without_duplicates(tracks: list[_Track]) -> list[_Track]:
+        """One track per face: two boxes that came to cover the same face keep the older."""
+        kept: list[_Track] = []
+        for track in sorted(tracks, key=lambda t: t.id):
+            twin = next((k for k in kept if _iou(track.box, k.box) >= 0.4), None)
+            if twin is None:
+                kept.append(track)
+            elif track.confirmed > twin.confirmed:  # the fresher box, under the older id
+                twin.box, twin.points, twin.confirmed = track.box, None, track.confirmed
+        return kept
 
     def _flow(self, track: _Track, prev: np.ndarray, gray: np.ndarray) -> None:
         if track.points is None or len(track.points) < 6:

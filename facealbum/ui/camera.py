@@ -52,6 +52,10 @@ def match_label(m: LiveMatch) -> str:
     return m.name or "Unnamed"
 
 
+def photo_name(m: LiveMatch) -> str:
+    return m.match.photo.replace("\\", "/").rsplit("/", 1)[-1]
+
+
 class CameraView(QWidget):
     """Draws the newest frame, a box on every face and its best matches beside it."""
 
@@ -158,16 +162,19 @@ class CameraView(QWidget):
         p.setPen(Qt.PenStyle.NoPen)
         p.setBrush(QColor(20, 20, 22, 200))
         p.drawRoundedRect(card, 8, 8)
-        small, bold = QFont(self.font()), QFont(self.font())
+        small, bold, italic = QFont(self.font()), QFont(self.font()), QFont(self.font())
         bold.setBold(True)
+        italic.setItalic(True)
         for i, m in enumerate(matches):
             top = y + pad + i * row
             thumb = QRectF(x + pad, top, CARD_THUMB, CARD_THUMB)
             self._draw_thumb(p, thumb, m.match.face_id)
             text_x = thumb.right() + pad
-            p.setPen(QColor("white"))
-            p.setFont(bold)
-            name = p.fontMetrics().elidedText(match_label(m), Qt.TextElideMode.ElideRight, text_w)
+            # Unnamed faces are told apart by their photo, in a quieter style than names.
+            p.setPen(QColor("white") if m.name else QColor(200, 200, 200))
+            p.setFont(bold if m.name else italic)
+            label = m.name or photo_name(m)
+            name = p.fontMetrics().elidedText(label, Qt.TextElideMode.ElideMiddle, text_w)
             p.drawText(QPointF(text_x, top + 17), name)
             p.setFont(small)
             p.setPen(QColor(210, 230, 235))
@@ -263,7 +270,7 @@ class MatchPanel(QWidget):
         p.drawText(QPointF(x, y + 42), f"{percent}% alike")
         self._draw_bar(p, QRectF(x, y + 50, width, 6), percent / 100)
         p.setPen(self.palette().placeholderText().color())
-        photo = m.match.photo.replace("\\", "/").rsplit("/", 1)[-1]
+        photo = photo_name(m)
         p.drawText(
             QPointF(x, y + 76),
             p.fontMetrics().elidedText(photo, Qt.TextElideMode.ElideMiddle, int(width)),

@@ -71,7 +71,7 @@ class LookalikePage(QWidget):
         hint.setProperty("role", "hint")
 
         self.source_box = QComboBox()
-        self.source_box.setMinimumContentsLength(16)
+        self.source_box.setMinimumContentsLength(24)
         self.source_box.activated.connect(self._source_chosen)
         self.refresh_button = QPushButton("Find cameras")
         self.refresh_button.clicked.connect(self.find_cameras)

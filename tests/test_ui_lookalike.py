@@ -1,0 +1,120 @@
+"""The Look-alike page, driven through its widgets on the development video clip."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from facealbum.engine.live import SourceError
+
+pytest.importorskip("pytestqt")
+
+from facealbum.ui import lookalike_page  # noqa: E402
+from facealbum.ui.lookalike_page import LookalikePage  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory, faces_dir):
+    """A real library of four labelled photos, scanned through the facade."""
+    from facealbum.album import Album
+    from facealbum.config import Settings
+
+    root = tmp_path_factory.mktemp("lookalike")
+    photos = root / "photos"
+    photos.mkdir()
+    for rel in (
+        "people/lin_manuel_miranda/lmm_1.png",
+        "people/alex_lacamoire/alex_1.jpg",
+        "people/barack_obama/obama_1.jpg",
+        "people/joe_biden/biden_1.jpg",
+    ):
+        shutil.copy(faces_dir / rel, photos / Path(rel).name)
+    album = Album.open(root / "library")
+    album.update_settings(Settings(workers=1))
+    album.add_folder(photos)
+    album.scan()
+    yield album
+    album.close()
+
+
+@pytest.fixture
+def no_cameras(monkeypatch):
+    monkeypatch.setattr(lookalike_page, "probe_cameras", lambda: [])
+
+
+@pytest.fixture
+def page(qtbot, no_cameras):
+    widget = LookalikePage()
+    qtbot.addWidget(widget)
+    widget.resize(1200, 640)
+    yield widget
+    widget.shutdown()
+
+
+@pytest.mark.slow
+def test_playing_the_clip_shows_boxes_and_look_alikes(qtbot, page, library, faces_dir, tmp_path):
+    page.set_library(library)
+    page.show()
+    page.play_video(faces_dir / "video" / "short_hamilton_clip.mp4")
+    qtbot.waitUntil(lambda: page.view.displayed_frames > 10, timeout=30_000)
+    qtbot.waitUntil(lambda: bool(page.panel.matches()), timeout=120_000)
+    best = page.panel.matches()[0]
+    assert Path(best.match.photo).name == "lmm_1.png"
+    frame = page.view.current_frame()
+    assert frame is not None and frame.rgb.shape == (360, 640, 3)
+    # Wait for a frame that shows a matched face, so the picture shows everything.
+    qtbot.waitUntil(lambda: any(f.matches for f in page.view.current_frame().faces), timeout=60_000)
+    qtbot.wait(300)  # let the thumbnails arrive
+    shot = tmp_path / "lookalike.png"
+    assert page.grab().save(str(shot))
+    assert shot.stat().st_size > 10_000
+
+    with qtbot.waitSignal(page.snapshot_taken, timeout=5_000) as sent:
+        page.snapshot_button.click()
+    assert isinstance(sent.args[0], np.ndarray) and sent.args[0].shape == (360, 640, 3)
+
+    pipeline = page._pipeline
+    page.shutdown()
+    assert not page.snapshot_button.isEnabled()
+    qtbot.waitUntil(lambda: not pipeline.running, timeout=10_000)
+
+
+def test_without_a_camera_the_page_says_so_and_offers_a_video_file(qtbot, page):
+    page.show()
+    qtbot.waitUntil(lambda: "No camera" in page.message.text(), timeout=10_000)
+    assert page.stack.currentIndex() == 0
+    assert page.video_button.isVisible()
+
+
+def test_a_camera_in_use_elsewhere_gives_a_message_not_a_crash(qtbot, page, monkeypatch):
+    def busy(spec):
+        raise SourceError("Camera 1 could not be opened: it may be in use by another program.")
+
+    monkeypatch.setattr(lookalike_page, "FrameSource", busy)
+    page.show()
+    page.start_camera(0)
+    qtbot.waitUntil(lambda: "in use" in page.message.text(), timeout=10_000)
+    assert page.video_button.isVisible() and page._pipeline is None
+
+
+def test_an_unreadable_video_gives_a_message(qtbot, page, tmp_path):
+    junk = tmp_path / "holiday.mp4"
+    junk.write_bytes(b"\x00" * 4096)
+    page.show()
+    page.play_video(junk)
+    qtbot.waitUntil(lambda: "not a video" in page.message.text(), timeout=10_000)
+    assert page._pipeline is None
+
+
+def test_the_clip_plays_without_a_library_and_says_how_to_get_look_alikes(qtbot, page, faces_dir):
+    page.show()
+    page.play_video(faces_dir / "video" / "short_hamilton_clip.mp4")
+    qtbot.waitUntil(lambda: page.view.displayed_frames > 5, timeout=30_000)
+    assert "open a library" in page.status.text().lower()
+    page.hide()  # hiding the page stops the camera; showing it again resumes
+    assert page._pipeline is None
+    page.show()
+    qtbot.waitUntil(lambda: page._pipeline is not None, timeout=10_000)
