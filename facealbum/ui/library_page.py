@@ -65,6 +65,8 @@ class LibraryPage(QWidget):
     def __init__(self, context: LibraryContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._context = context
+        self._folders_request = 0
+        self._photos_request = 0
         self.loader = ImageLoader(None, parent=self)
         self.model = PhotoGridModel(self.loader, self)
         self.grid = PhotoGridView()
@@ -133,6 +135,8 @@ class LibraryPage(QWidget):
         self.loader.set_cache(self._context.thumbnail_cache())
         self.model.set_album(album)
         self.folders.clear()
+        self._folders_request += 1
+        self._photos_request += 1
         self.stack.setCurrentIndex(0)
         self.setEnabled(album is not None)
         if album is not None:
@@ -146,11 +150,13 @@ class LibraryPage(QWidget):
         album = self._context.album
         if album is None:
             return
-        run_task(album.folders, lambda fs: self._folders_arrived(album, fs), owner=self)
+        self._folders_request += 1
+        request = self._folders_request
+        run_task(album.folders, lambda fs: self._folders_arrived(request, fs), owner=self)
 
-    def _folders_arrived(self, album: Any, folders: list[Any]) -> None:
-        if album is not self._context.album:
-            return
+    def _folders_arrived(self, request: int, folders: list[Any]) -> None:
+        if request != self._folders_request:
+            return  # an older answer overtaken by a newer request
         selected = self.selected_folder_id()
         self.folders.blockSignals(True)
         self.folders.clear()
@@ -190,14 +196,16 @@ class LibraryPage(QWidget):
             return
         folder = self.selected_folder_id()
         query = {} if folder == ALL_PHOTOS else {"folder_id": folder}
+        self._photos_request += 1
+        request = self._photos_request
         run_task(
             lambda: album.photo_ids(**query),
-            lambda ids: self._ids_arrived(album, folder, ids),
+            lambda ids: self._ids_arrived(request, ids),
             owner=self,
         )
 
-    def _ids_arrived(self, album: Any, folder: int, ids: list[int]) -> None:
-        if album is not self._context.album or folder != self.selected_folder_id():
+    def _ids_arrived(self, request: int, ids: list[int]) -> None:
+        if request != self._photos_request:
             return
         self.model.set_ids(ids)
         self.count_label.setText(plural(len(ids), "photo"))
