@@ -1,0 +1,231 @@
+"""Find faces in photos and encode them with dlib's models (face_recognition's encoding).
+
+Encodings are the 128-d descriptors of ``face_recognition.face_encodings`` with its
+defaults (5-point landmarks, no jitter), so Euclidean distances keep their usual
+meaning: 0.6 is the default "same person" tolerance.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from facealbum.engine import models
+from facealbum.engine.images import LoadedImage, fingerprint, load_image, read_photo_bytes
+from facealbum.engine.types import ENCODING_DIM, Box, Face, PhotoAnalysis
+
+# Detection runs on a copy whose long side is at most DETECT_SIDE, upsampled
+# UPSAMPLE times by dlib. Chosen with bench/detect_resolution.py (results in
+# bench/results/detect_resolution.json); see the note there for the figures.
+DETECT_SIDE = 1600
+UPSAMPLE = 1
+GREY = False
+
+CHIP_SIZE = 150  # dlib's encoder takes 150x150 aligned chips
+CHIP_PADDING = 0.25  # the padding dlib's compute_face_descriptor uses by default
+
+DETECTORS = ("hog", "cnn")
+
+
+class FaceEngine:
+    """Detects, aligns and encodes faces; owns its dlib models, loaded on first use.
+
+    Use one instance per thread or process and never share it: dlib's detector,
+    shape predictor and encoder are not safe to call from two threads at once.
+    """
+
+    def __init__(
+        self,
+        detector: str = "hog",
+        min_face_px: int = 40,
+        *,
+        detect_side: int = DETECT_SIDE,
+        upsample: int = UPSAMPLE,
+        grey: bool = GREY,
+    ) -> None:
+        if detector not in DETECTORS:
+            raise ValueError(f"detector must be one of {DETECTORS}, got {detector!r}")
+        if detect_side < 64 or upsample < 0:
+            raise ValueError("detect_side must be at least 64 and upsample at least 0")
+        self.detector = detector
+        self.min_face_px = int(min_face_px)
+        self.detect_side = int(detect_side)
+        self.upsample = int(upsample)
+        self.grey = bool(grey)
+        self._detector: Any = None
+        self._predictor: Any = None
+        self._encoder: Any = None
+
+    # -- public ------------------------------------------------------------------------
+
+    def find_faces(self, image: LoadedImage) -> list[Face]:
+        """Faces of a loaded photo, boxes normalised to the upright photo."""
+        return self.find_faces_in_pixels(image.pixels, image.width, image.height)
+
+    def find_faces_in_pixels(
+        self,
+        pixels: np.ndarray,
+        full_width: int | None = None,
+        full_height: int | None = None,
+        *,
+        upsample: int | None = None,
+    ) -> list[Face]:
+        """Faces in an upright RGB uint8 array (a camera frame, a dropped image).
+
+        ``full_width``/``full_height`` give the size of the photo the pixels were
+        reduced from, so ``size_px`` and ``min_face_px`` refer to the real photo.
+        ``upsample`` overrides the engine's setting (0 is several times faster:
+        right for a live 640x480 frame where faces are large).
+        """
+        rgb = _as_rgb(pixels)
+        height, width = rgb.shape[:2]
+        full_width = full_width or width
+        full_height = full_height or height
+        to_full = full_width / width  # full-resolution pixels per pixel of `rgb`
+        upsample = self.upsample if upsample is None else max(0, int(upsample))
+        found = []
+        for rect, score in self.detect(rgb, upsample):
+            if rect.width() * to_full < self.min_face_px:
+                continue
+            found.append((rect, score))
+        if not found:
+            return []
+        chips = self._aligned_chips(rgb, [rect for rect, _ in found])
+        encodings = self._encode(chips)
+        return [
+            Face(
+                box=_normalised(rect, width, height),
+                score=float(score),
+                size_px=round(rect.width() * to_full),
+                sharpness=_sharpness(chip),
+                encoding=encoding,
+            )
+            for (rect, score), chip, encoding in zip(found, chips, encodings, strict=True)
+        ]
+
+    def analyse_file(self, path: str | Path) -> PhotoAnalysis:
+        """Everything the library stores about one photo; raises ImageLoadError if unreadable."""
+        data = read_photo_bytes(path)
+        try:
+            stat = os.stat(path)
+        except OSError:
+            stat = None
+        image = load_image(data, max_side=self.detect_side)
+        faces = self.find_faces(image)
+        return PhotoAnalysis(
+            path=str(path),
+            size=stat.st_size if stat else len(data),
+            mtime=stat.st_mtime if stat else 0.0,
+            fingerprint=fingerprint(data),
+            width=image.width,
+            height=image.height,
+            taken_at=image.taken_at,
+            faces=tuple(faces),
+        )
+
+    def detect(self, rgb: np.ndarray, upsample: int | None = None) -> list[tuple[Any, float]]:
+        """(dlib.rectangle in ``rgb``'s pixels, score) of each face, before any filtering.
+
+        Runs on a copy reduced to ``detect_side`` when ``rgb`` is larger.
+        """
+        import dlib
+
+        upsample = self.upsample if upsample is None else upsample
+        height, width = rgb.shape[:2]
+        shrink = min(1.0, self.detect_side / max(width, height))
+        small = rgb
+        if shrink < 1.0:
+            size = (max(1, round(width * shrink)), max(1, round(height * shrink)))
+            small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+        detector = self._load_detector()
+        if self.grey and self.detector == "hog":
+            small = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+        if self.detector == "cnn":
+            hits = [(d.rect, d.confidence) for d in detector(small, upsample)]
+        else:
+            rects, scores, _ = detector.run(small, upsample, 0.0)
+            hits = list(zip(rects, scores, strict=True))
+        grow = 1.0 / shrink
+        out = []
+        for rect, score in hits:
+            left = max(0, round(rect.left() * grow))
+            top = max(0, round(rect.top() * grow))
+            right = min(width - 1, round((rect.right() + 1) * grow) - 1)
+            bottom = min(height - 1, round((rect.bottom() + 1) * grow) - 1)
+            if right > left and bottom > top:
+                out.append((dlib.rectangle(left, top, right, bottom), float(score)))
+        return out
+
+    # -- models ------------------------------------------------------------------------
+
+    def _load_detector(self) -> Any:
+        if self._detector is None:
+            import dlib
+
+            if self.detector == "cnn":
+                path = models.model_path(models.CNN_FACE_DETECTOR)
+                self._detector = dlib.cnn_face_detection_model_v1(str(path))
+            else:
+                self._detector = dlib.get_frontal_face_detector()
+        return self._detector
+
+    def _load_encoder(self) -> tuple[Any, Any]:
+        if self._encoder is None:
+            import dlib
+
+            predictor = models.model_path(models.SHAPE_PREDICTOR_5)
+            encoder = models.model_path(models.FACE_RECOGNITION_MODEL)
+            self._predictor = dlib.shape_predictor(str(predictor))
+            self._encoder = dlib.face_recognition_model_v1(str(encoder))
+        return self._predictor, self._encoder
+
+    def _aligned_chips(self, rgb: np.ndarray, rects: list[Any]) -> list[np.ndarray]:
+        import dlib
+
+        predictor, _ = self._load_encoder()
+        return [
+            dlib.get_face_chip(rgb, predictor(rgb, rect), size=CHIP_SIZE, padding=CHIP_PADDING)
+            for rect in rects
+        ]
+
+    def _encode(self, chips: list[np.ndarray]) -> list[np.ndarray]:
+        _, encoder = self._load_encoder()
+        # One batched call on the aligned chips: the same descriptors as
+        # compute_face_descriptor(image, shape), which aligns identically.
+        descriptors = encoder.compute_face_descriptor(chips, 0)
+        return [np.asarray(d, dtype=np.float32).reshape(ENCODING_DIM) for d in descriptors]
+
+
+def _as_rgb(pixels: np.ndarray) -> np.ndarray:
+    array = np.asarray(pixels)
+    if array.dtype != np.uint8:
+        raise ValueError(f"pixels must be uint8, got {array.dtype}")
+    if array.ndim == 2:
+        array = np.repeat(array[:, :, None], 3, axis=2)
+    elif array.ndim == 3 and array.shape[2] == 4:
+        array = array[:, :, :3]
+    if array.ndim != 3 or array.shape[2] != 3 or min(array.shape[:2]) < 1:
+        raise ValueError(f"pixels must be an (H, W, 3) RGB array, got shape {array.shape}")
+    return np.ascontiguousarray(array)
+
+
+def _normalised(rect: Any, width: int, height: int) -> Box:
+    def clamp(value: float) -> float:
+        return min(1.0, max(0.0, value))
+
+    return Box(
+        left=clamp(rect.left() / width),
+        top=clamp(rect.top() / height),
+        right=clamp((rect.right() + 1) / width),
+        bottom=clamp((rect.bottom() + 1) / height),
+    )
+
+
+def _sharpness(chip: np.ndarray) -> float:
+    """Variance of the Laplacian of the grey chip: low for blurred or out-of-focus faces."""
+    grey = cv2.cvtColor(chip, cv2.COLOR_RGB2GRAY)
+    return float(cv2.Laplacian(grey, cv2.CV_64F).var())
