@@ -133,6 +133,17 @@ def test_separate_detections_make_separate_tracks():
     assert len(set(ids)) == 2 and 0 not in ids
 
 
+def test_a_scene_cut_ends_every_track_and_ignores_detections_from_before_it():
+    tracker = FaceTracker()
+    tracker.update(1, textured_scene((100, 80)))
+    tracker.apply_detections(1, [Box(100 / 320, 80 / 240, 160 / 320, 140 / 240)])
+    assert tracker.update(2, textured_scene((100, 80)))
+    other_scene = 255 - textured_scene((20, 20))
+    assert tracker.update(3, other_scene) == []
+    assert tracker.apply_detections(2, [Box(0.3, 0.3, 0.5, 0.5)]) == [0]
+    assert tracker.update(4, other_scene) == []
+
+
 def test_two_boxes_on_one_face_become_one_track():
     tracker = FaceTracker()
     tracker.update(1, textured_scene((100, 80)))
