@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from facealbum.engine.images import fingerprint, read_photo_bytes
-from facealbum.engine.pool import ProcessPool, WorkerError
+from facealbum.engine.pool import ProcessPool, WorkerError, WorkerStartError
 from facealbum.engine.scanner import (
     Analysed,
     DiskPhoto,
@@ -215,6 +215,18 @@ def test_pool_fails_only_the_task_that_crashed_or_raised() -> None:
     assert isinstance(results[2], WorkerError) and "exit code 3" in results[2].reason
     assert isinstance(results[5], WorkerError) and "bad 5" in results[5].reason
     assert {i: results[i] for i in (0, 1, 3, 4, 6, 7)} == {i: i * 10 for i in (0, 1, 3, 4, 6, 7)}
+
+
+def _broken_setup():
+    raise FileNotFoundError("model file missing")
+
+
+def test_pool_whose_workers_cannot_start_raises_one_clear_error() -> None:
+    # Failing every photo instead would mark a whole library as unreadable.
+    tasks = [(i, 0.0, None, None) for i in range(5)]
+    with ProcessPool(2, _broken_setup) as pool:
+        with pytest.raises(WorkerStartError, match="model file missing"):
+            list(pool.run(tasks))
 
 
 def test_pool_cancel_drops_the_rest_without_waiting_for_busy_workers(tmp_path: Path) -> None:

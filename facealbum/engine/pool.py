@@ -28,6 +28,10 @@ Handler = Callable[[Any, Any], Any]  # handler(task, context) -> result, runs in
 Setup = Callable[[], Handler]  # picklable; called once in each worker process
 
 
+class WorkerStartError(RuntimeError):
+    """A worker process could not set itself up; no task can run, so the run stops."""
+
+
 @dataclass(frozen=True)
 class WorkerError:
     """A task whose handler raised, or whose worker process died while running it."""
@@ -38,7 +42,11 @@ class WorkerError:
 def _worker_main(conn: Connection, setup: Setup) -> None:
     # Ctrl-C in a terminal reaches the whole process group; the parent decides what stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    handler = setup()
+    try:
+        handler = setup()
+    except Exception as exc:  # e.g. missing models: every task would fail the same way
+        conn.send((None, WorkerError(f"{type(exc).__name__}: {exc}")))
+        return
     context: Any = None
     while True:
         try:
@@ -123,6 +131,8 @@ class ProcessPool:
         pause: threading.Event | None = None,
     ) -> Iterator[tuple[Any, Any]]:
         """Yield (task, result) as tasks finish; result is a WorkerError when a task failed.
+
+        Raises WorkerStartError when a worker's setup fails (nothing could succeed).
 
         While `pause` is set no new task is handed out (held ones still finish). Once
         `cancel` is set, or the caller stops iterating, the rest is dropped and workers
@@ -243,6 +253,8 @@ class ProcessPool:
             task_id, outcome = w.conn.recv()
         except (EOFError, OSError):
             return None
+        if task_id is None:
+            raise WorkerStartError(outcome.reason)
         held_id, task = w.held.popleft()
         assert held_id == task_id, "a worker answers its tasks in order"
         return task, outcome

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from facealbum.engine.images import PHOTO_EXTENSIONS
-from facealbum.engine.pool import ProcessPool, WorkerError
+from facealbum.engine.pool import ProcessPool, WorkerError, WorkerStartError
 from facealbum.engine.types import PhotoAnalysis
 
 # -- what is on disk, what the library knows --------------------------------------------
@@ -166,14 +166,37 @@ class Failed:
 
 ScanResult = Analysed | Moved | Failed
 
+__all__ = [
+    "Analysed",
+    "DiskPhoto",
+    "Failed",
+    "KnownPhoto",
+    "Moved",
+    "ScanClock",
+    "ScanPlan",
+    "ScanPool",
+    "ScanResult",
+    "WorkerStartError",
+    "is_photo_name",
+    "plan_scan",
+    "walk_photos",
+]
+
 
 # -- the worker side --------------------------------------------------------------------
 
 
 def _photo_handler(detector: str, min_face_px: int) -> Callable[[DiskPhoto, object], ScanResult]:
     """Runs once in each worker process: builds its own FaceEngine (models load lazily)."""
+    from facealbum.engine import models
     from facealbum.engine.faces import FaceEngine
 
+    # Missing model files must stop the scan with one clear message, not fail every photo.
+    needed = [models.SHAPE_PREDICTOR_5, models.FACE_RECOGNITION_MODEL]
+    if detector == "cnn":
+        needed.append(models.CNN_FACE_DETECTOR)
+    for name in needed:
+        models.model_path(name)
     engine = FaceEngine(detector=detector, min_face_px=min_face_px)
 
     def handle(photo: DiskPhoto, moved_candidates: object) -> ScanResult:
@@ -245,6 +268,7 @@ class ScanPool:
         moved_candidates maps the fingerprint of each photo that vanished from disk to
         its old path; a photo with such a fingerprint comes back as Moved, undetected.
         Pause holds back new photos; cancel drops what is left and returns promptly.
+        Raises WorkerStartError when the workers cannot start (e.g. face models missing).
         """
         context = dict(moved_candidates) if moved_candidates else None
         for photo, outcome in self._pool.run(photos, context, cancel=cancel, pause=pause):
