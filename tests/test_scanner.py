@@ -334,3 +334,27 @@ def test_scan_pool_cancel_returns_with_fewer_results(faces_dir: Path, labels) ->
 
     assert len(results) == 2 < len(photos)
     assert all(isinstance(r, Analysed) for r in results)
+
+
+def test_scan_pool_pause_holds_photos_until_resumed(tmp_path: Path) -> None:
+    # Empty files fail at once, so unpaused all of them finish within the pause below.
+    photos = [_disk(_touch(tmp_path / f"{i:02d}.jpg", b"")) for i in range(40)]
+    pause = threading.Event()
+    done_while_paused: list[int] = []
+    results = []
+
+    def resume() -> None:
+        done_while_paused.append(len(results))
+        pause.clear()
+
+    with ScanPool(workers=2) as pool:
+        for result in pool.run(photos, pause=pause):
+            if not results:
+                pause.set()
+                threading.Timer(1.0, resume).start()
+            results.append(result)
+
+    assert done_while_paused, "the run finished while it was paused"
+    assert done_while_paused[0] <= 1 + 2 * 2  # only what workers held when paused
+    assert len(results) == 40
+    assert all(isinstance(r, Failed) and r.reason == "file is empty" for r in results)
