@@ -4,10 +4,17 @@ The method is a constrained agglomeration: kNN edges shorter than `link_distance
 shortest first (Kruskal), and two groups merge along an edge only when
 
 - they share no photo (two faces of one photo are never one person), and
-- their mean encodings are close: within max(centroid_distance, link_distance *
-  sqrt((1/a + 1/b) / 2)) for groups of a and b faces. The mean of a few faces is noisy, so
-  small groups get the edge's own allowance; large groups must agree on average, which stops
-  the chain of look-alikes (siblings) that plain connected components would follow.
+- (average linkage, the default) the root-mean-square distance over all pairs of their
+  faces stays within `group_distance`. It is computed exactly from each group's size, sum
+  and sum of squared norms (mean gap squared + both spreads), so no pairs are visited.
+  A look-alike chain (siblings, a blurry bridge face) cannot glue two people together,
+  as plain connected components do, and near-duplicate photos count as one tight face.
+
+Measured with bench/cluster.py (BCubed precision/recall): labelled photos and augmented
+copies 1.00/0.98 and 1.00/1.00 for average and single linkage, recall 0.95/0.92 for
+centroid; 20k synthetic
+faces with a tenth of the people given a look-alike 0.55 away: single 0.79/0.99, centroid
+(0.40) 0.97/0.93, average (0.55) 1.00/0.99. 100k faces: bench/results/cluster.json.
 
 Only the kNN lists are read, never all pairs: memory and time grow with n * k.
 Faces assigned to a person (by the user or automatically) never take part; the grouping only
