@@ -48,7 +48,8 @@ class Welcome(QWidget):
             "Your photos are only read, never changed, and nothing leaves this computer."
         )
         text.setWordWrap(True)
-        text.setMaximumWidth(520)
+        text.setFixedWidth(520)
+        text.setTextFormat(Qt.TextFormat.RichText)
         button = QPushButton("Add a photo folder…")
         button.setProperty("role", "primary")
         button.clicked.connect(self.add_folder)

@@ -14,7 +14,7 @@ QListWidget#sidebar {{ background: palette(window); border: none; font-size: 14p
 QListWidget#sidebar::item {{ padding: 10px 14px; border-radius: 6px; margin: 2px 6px; }}
 QListWidget#sidebar::item:selected {{ background: {ACCENT}; color: white; }}
 QLabel[role="title"] {{ font-size: 20px; font-weight: 600; }}
-QLabel[role="hint"] {{ color: palette(mid); }}
+QLabel[role="hint"] {{ color: #555; }}
 QPushButton[role="primary"] {{
     background: {ACCENT}; color: white; padding: 8px 18px; border-radius: 6px;
     font-weight: 600; border: none;
