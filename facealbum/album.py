@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from facealbum import config
+from facealbum.album_people import PeopleMixin
 from facealbum.album_types import (
     FaceInfo,
     FolderInfo,
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 __all__ = ["Album", "LibraryError"]
 
 
-class Album:
+class Album(PeopleMixin):
     """One open library. Use Album.open(directory)."""
 
     def __init__(self, directory: Path, store: Store, settings: config.Settings) -> None:
@@ -235,7 +236,10 @@ class Album:
         from facealbum.album_scan import ScanJob
 
         targets = self._scan_targets(folders)
-        return ScanJob(self, targets, progress, cancel, pause).run()
+        final = ScanJob(self, targets, progress, cancel, pause).run()
+        # New faces join groups and get suggestions (a cancelled scan's faces too).
+        self.update_people_after_scan()
+        return final
 
     def _scan_targets(self, folders: list[Path] | None) -> list[tuple[int, Path]]:
         known = self._folder_paths()

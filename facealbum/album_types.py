@@ -83,6 +83,12 @@ class GroupInfo:
 
 @dataclass(frozen=True)
 class Suggestion:
+    """A face that is probably `name`. source "similar": close to that person's faces;
+    "xmp": another tool named the face in the photo's XMP regions. An XMP name nobody in
+    the library has yet comes with person_id None; confirming it creates the person."""
+
     face_id: int
-    person_id: int
+    person_id: int | None
     confidence: float
+    name: str = ""
+    source: str = "similar"

@@ -94,6 +94,27 @@ _INITIAL = (
     )""",
 )
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial", _INITIAL),)
+# People: suggestions are a cache of the best person for an unassigned face (rebuilt from
+# encodings and rejections at any time); face_hints are names other tools stored in the
+# photo's XMP face regions, offered until the user confirms or rejects them.
+_PEOPLE_SUGGESTIONS = (
+    """CREATE TABLE suggestions (
+        face_id INTEGER PRIMARY KEY REFERENCES faces(id) ON DELETE CASCADE,
+        person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+        distance REAL NOT NULL,
+        confidence REAL NOT NULL
+    )""",
+    "CREATE INDEX suggestions_by_person ON suggestions (person_id)",
+    """CREATE TABLE face_hints (
+        face_id INTEGER PRIMARY KEY REFERENCES faces(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        rejected INTEGER NOT NULL DEFAULT 0
+    )""",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial", _INITIAL),
+    Migration(2, "people suggestions and xmp hints", _PEOPLE_SUGGESTIONS),
+)
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -1,0 +1,425 @@
+"""People in the Album facade: groups, naming, corrections, suggestions and undo.
+
+Every user action is one write transaction that also records its reverse in undo_log.
+Rules kept everywhere:
+- a face the user assigned or confirmed is only ever changed by the user;
+- two faces of one photo are never one person (a user action that would break this is
+  refused with a LibraryError, automatic steps skip the face);
+- a rejected (face, person) pair is never suggested or assigned automatically again; a
+  rejection against a merged person carries over to the person it was merged into.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from facealbum.album_grouping import Grouping
+from facealbum.album_types import GroupInfo, LibraryError, PersonInfo, Suggestion
+from facealbum.db import people_queries as pq
+from facealbum.db import people_writes as pw
+
+if TYPE_CHECKING:
+    from facealbum.config import Settings
+    from facealbum.db.store import Store
+    from facealbum.engine.index import FaceIndex
+
+PROCESSED_KEY = "people_processed_face_id"  # faces above this id have not been grouped yet
+
+
+class PeopleMixin:
+    """Mixed into Album; relies on its _store, _index and settings."""
+
+    _store: Store
+    _index: FaceIndex | None
+    settings: Settings
+
+    def _grouping(self) -> Grouping:
+        return Grouping(self._index, self.settings)
+
+    @contextmanager
+    def _action(self, description: str) -> Iterator[tuple[sqlite3.Connection, pw.UndoRecord]]:
+        """One undoable user action in one transaction; the action may refine
+        rec.description once it knows the names involved."""
+        with self._store.write() as conn:
+            rec = pw.UndoRecord(conn, description)
+            yield conn, rec
+            pw.push_undo(conn, rec.description, rec)
+
+    # -- reading --------------------------------------------------------------------------
+
+    def people(self, include_hidden: bool = False) -> list[PersonInfo]:
+        return pq.people(self._store.conn, include_hidden)
+
+    def groups(self, include_hidden: bool = False) -> list[GroupInfo]:
+        """Unnamed candidate groups, largest first."""
+        return pq.groups(self._store.conn, include_hidden)
+
+    def person_id(self, name_or_id: str | int) -> int:
+        """A person by exact id, else by name (case-insensitive); LibraryError if unknown."""
+        conn = self._store.conn
+        text = str(name_or_id).strip()
+        by_name = pq.person_by_name(conn, text)
+        if by_name is not None:
+            return by_name
+        if text.isdigit() and pq.person_name(conn, int(text)) is not None:
+            return int(text)
+        raise LibraryError(f"no person called {text!r}")
+
+    def suggestions(self, person_id: int | None = None) -> list[Suggestion]:
+        """Faces that are probably someone: look-alikes of named people and XMP names.
+        Without person_id: everyone's but hidden people's."""
+        return pq.suggestions(self._store.conn, person_id)
+
+    def photos_with(self, person_ids: Sequence[int]) -> list[int]:
+        """Photos showing all of these people together."""
+        return pq.photos_with(self._store.conn, person_ids)
+
+    def undo_description(self) -> str | None:
+        entry = pw.last_undo(self._store.conn)
+        return None if entry is None else entry[1]
+
+    # -- checks ---------------------------------------------------------------------------
+
+    def _require_person(self, conn: sqlite3.Connection, person_id: int) -> str:
+        name = pq.person_name(conn, person_id)
+        if name is None:
+            raise LibraryError(f"no person with id {person_id}")
+        return name
+
+    def _require_faces(self, conn: sqlite3.Connection, face_ids: Sequence[int]) -> dict[int, int]:
+        photos = pq.photos_of_faces(conn, face_ids)
+        missing = sorted(set(face_ids) - set(photos))
+        if missing:
+            raise LibraryError(f"no face with id {missing[0]}")
+        return photos
+
+    def _check_same_photo(
+        self, conn: sqlite3.Connection, face_photos: dict[int, int], person_id: int
+    ) -> None:
+        """Refuse to give one person two faces of one photo."""
+        name = pq.person_name(conn, person_id)
+        seen: dict[int, int] = {}
+        for face_id, photo in sorted(face_photos.items()):
+            if photo in seen:
+                raise LibraryError(
+                    f"faces {seen[photo]} and {face_id} are in the same photo"
+                    f" ({self._photo_name(conn, photo)}); they cannot both be {name}"
+                )
+            seen[photo] = face_id
+        held = pq.person_faces_in_photos(conn, person_id, list(seen))
+        for photo, other in held.items():
+            if other not in face_photos:
+                raise LibraryError(
+                    f"{name} is already face {other} in {self._photo_name(conn, photo)};"
+                    f" one photo cannot show {name} twice"
+                )
+
+    @staticmethod
+    def _photo_name(conn: sqlite3.Connection, photo_id: int) -> str:
+        row = conn.execute("SELECT path FROM photos WHERE id = ?", (photo_id,)).fetchone()
+        return Path(row[0]).name if row else f"photo {photo_id}"
+
+    @staticmethod
+    def _clean_name(name: str) -> str:
+        name = " ".join(str(name).split())
+        if not name:
+            raise LibraryError("a name cannot be empty")
+        return name
+
+    # -- naming ---------------------------------------------------------------------------
+
+    def create_person(self, name: str) -> int:
+        """The person called `name`, created if nobody has that name yet."""
+        name = self._clean_name(name)
+        existing = pq.person_by_name(self._store.conn, name)
+        if existing is not None:
+            return existing
+        with self._action(f"Create {name}") as (conn, rec):
+            return pw.create_person(conn, rec, name)
+
+    def name_group(self, group_id: int, name: str) -> int:
+        """Name a group: its faces become that person (an existing name gets them); faces
+        once rejected for that person stay out. Returns the person id."""
+        name = self._clean_name(name)
+        grouping = self._grouping()
+        with self._action(f"Name a group {name}") as (conn, rec):
+            faces = pq.group_faces(conn, group_id)
+            if not faces:
+                raise LibraryError(f"no unnamed group with id {group_id}")
+            person_id = pq.person_by_name(conn, name)
+            if person_id is None:
+                person_id = pw.create_person(conn, rec, name)
+            refused = {f for f, p in pq.rejections_of(conn, faces) if p == person_id}
+            faces = [f for f in faces if f not in refused]
+            photos = pq.photos_of_faces(conn, faces)
+            self._check_same_photo(conn, photos, person_id)
+            pw.set_person(conn, rec, faces, person_id, "user")
+            grouping.refresh_around(conn, faces, rec)
+        return person_id
+
+    def rename_person(self, person_id: int, name: str) -> None:
+        name = self._clean_name(name)
+        with self._action(f"Rename to {name}") as (conn, rec):
+            old = self._require_person(conn, person_id)
+            other = pq.person_by_name(conn, name)
+            if other is not None and other != person_id:
+                raise LibraryError(f"{name} already exists; merge {old} into {name} instead")
+            pw.update_person(conn, rec, person_id, name=name)
+
+    def merge_people(self, source_ids: Sequence[int], target_id: int) -> None:
+        """Give the target every face of the sources, then remove the sources."""
+        sources = [int(s) for s in dict.fromkeys(source_ids) if int(s) != target_id]
+        grouping = self._grouping()
+        with self._action("Merge people") as (conn, rec):
+            target = self._require_person(conn, target_id)
+            moved: list[int] = []
+            for source in sources:
+                self._require_person(conn, source)
+                faces = [
+                    r[0]
+                    for r in conn.execute("SELECT id FROM faces WHERE person_id = ?", (source,))
+                ]
+                refused = {f for f, p in pq.rejections_of(conn, faces) if p == target_id}
+                keep = [f for f in faces if f not in refused]
+                self._check_same_photo(conn, pq.photos_of_faces(conn, keep), target_id)
+                carried = [
+                    (f, target_id)
+                    for (f,) in conn.execute(
+                        "SELECT face_id FROM rejections WHERE person_id = ?", (source,)
+                    ).fetchall()
+                ]
+                pw.add_rejections(conn, rec, carried)
+                pw.set_person(conn, rec, keep, target_id, "user")
+                moved += faces
+                pw.delete_person(conn, rec, source)  # the refused faces become unassigned
+            rec.description = f"Merge into {target}"
+            if moved:
+                grouping.join(conn, moved, rec)  # faces refused by the target
+                grouping.refresh_around(conn, moved, rec)
+
+    def delete_person(self, person_id: int) -> None:
+        """Forget a person; their faces become unassigned (and are grouped again)."""
+        grouping = self._grouping()
+        with self._action("Delete a person") as (conn, rec):
+            rec.description = f"Delete {self._require_person(conn, person_id)}"
+            faces = pw.delete_person(conn, rec, person_id)
+            grouping.join(conn, faces, rec)
+            grouping.suggest(conn, faces, rec, allow_auto=False)
+
+    def set_person_hidden(self, person_id: int, hidden: bool) -> None:
+        with self._action("Hide a person" if hidden else "Show a person") as (conn, rec):
+            self._require_person(conn, person_id)
+            pw.update_person(conn, rec, person_id, hidden=int(hidden))
+
+    def set_group_hidden(self, group_id: int, hidden: bool) -> None:
+        with self._action("Hide a group" if hidden else "Show a group") as (conn, rec):
+            if conn.execute("SELECT 1 FROM face_groups WHERE id = ?", (group_id,)).fetchone():
+                pw.set_group_hidden(conn, rec, group_id, hidden)
+            else:
+                raise LibraryError(f"no group with id {group_id}")
+
+    def set_cover(self, person_id: int, face_id: int) -> None:
+        with self._action("Choose a cover") as (conn, rec):
+            name = self._require_person(conn, person_id)
+            row = conn.execute("SELECT person_id FROM faces WHERE id = ?", (face_id,)).fetchone()
+            if row is None or row[0] != person_id:
+                raise LibraryError(f"face {face_id} is not {name}")
+            pw.update_person(conn, rec, person_id, cover_face_id=face_id)
+
+    # -- corrections ----------------------------------------------------------------------
+
+    def assign_faces(self, face_ids: Sequence[int], person_id: int) -> None:
+        """The user says these faces are this person (moving them from anyone else)."""
+        face_ids = [int(f) for f in dict.fromkeys(face_ids)]
+        grouping = self._grouping()
+        with self._action("Assign faces") as (conn, rec):
+            name = self._require_person(conn, person_id)
+            rec.description = f"Assign {_faces(len(face_ids))} to {name}"
+            photos = self._require_faces(conn, face_ids)
+            self._check_same_photo(conn, photos, person_id)
+            old = {
+                r[0]
+                for r in conn.execute(
+                    f"SELECT DISTINCT person_id FROM faces WHERE id IN ({pq.marks(len(face_ids))})"
+                    " AND person_id IS NOT NULL",
+                    face_ids,
+                )
+            }
+            # The user's word now overrides an earlier "not this person".
+            pw.drop_rejections(conn, rec, [(f, person_id) for f in face_ids])
+            pw.set_person(conn, rec, face_ids, person_id, "user")
+            grouping.refresh_around(conn, face_ids, rec)
+            self._fix_cover(conn, rec, old)
+
+    def remove_face(self, face_id: int) -> None:
+        """Take a face from its person and remember it is not them."""
+        with self._store.write() as conn:
+            row = conn.execute("SELECT person_id FROM faces WHERE id = ?", (face_id,)).fetchone()
+            if row is None:
+                raise LibraryError(f"no face with id {face_id}")
+            if row[0] is None:
+                raise LibraryError(f"face {face_id} has no person to remove it from")
+            self.reject(face_id, row[0])
+
+    def reject(self, face_id: int, person_id: int) -> None:
+        """This face is not this person: unassign it if it was, never suggest it again."""
+        grouping = self._grouping()
+        with self._action("Reject a face") as (conn, rec):
+            name = self._require_person(conn, person_id)
+            self._require_faces(conn, [face_id])
+            current = conn.execute("SELECT person_id FROM faces WHERE id = ?", (face_id,))
+            was_theirs = current.fetchone()[0] == person_id
+            pw.add_rejections(conn, rec, [(face_id, person_id)])
+            rec.description = f"Remove a face from {name}" if was_theirs else f"Not {name}"
+            if was_theirs:
+                pw.set_person(conn, rec, [face_id], None, None)
+                self._fix_cover(conn, rec, {person_id})
+                grouping.join(conn, [face_id], rec)
+            grouping.suggest(conn, [face_id], rec, allow_auto=False)
+
+    def confirm(self, face_ids: Sequence[int]) -> None:
+        """Accept the current suggestions of these faces (creating a person for an XMP
+        name nobody has yet)."""
+        grouping = self._grouping()
+        with self._action("Confirm suggestions") as (conn, rec):
+            by_face = _current_suggestions(conn, face_ids)
+            missing = [f for f in face_ids if f not in by_face]
+            if missing:
+                raise LibraryError(f"face {missing[0]} has no suggestion to confirm")
+            by_person: dict[int, list[int]] = {}
+            for s in by_face.values():
+                pid = s.person_id
+                if pid is None:
+                    pid = pq.person_by_name(conn, s.name) or pw.create_person(conn, rec, s.name)
+                by_person.setdefault(pid, []).append(s.face_id)
+            for pid, faces in by_person.items():
+                self._check_same_photo(conn, pq.photos_of_faces(conn, faces), pid)
+                pw.set_person(conn, rec, faces, pid, "user")
+            grouping.refresh_around(conn, list(by_face), rec)
+            rec.description = f"Confirm {_faces(len(by_face))}"
+
+    def reject_suggestions(self, face_ids: Sequence[int]) -> None:
+        """Say no to the current suggestion of each face (never offered again)."""
+        grouping = self._grouping()
+        with self._action("Reject suggestions") as (conn, rec):
+            found = _current_suggestions(conn, face_ids)
+            rec.description = f"Reject {_faces(len(found))}"
+            for s in found.values():
+                if s.source == "xmp":
+                    pw.reject_hint(conn, rec, s.face_id)
+                if s.person_id is not None:
+                    pw.add_rejections(conn, rec, [(s.face_id, s.person_id)])
+            grouping.suggest(conn, list(found), rec, allow_auto=False)
+
+    def _fix_cover(
+        self, conn: sqlite3.Connection, rec: pw.UndoRecord, person_ids: set[int]
+    ) -> None:
+        """A cover face that left its person stops being their cover."""
+        for pid in person_ids:
+            row = conn.execute(
+                "SELECT 1 FROM people p JOIN faces f ON f.id = p.cover_face_id"
+                " WHERE p.id = ? AND f.person_id IS NOT p.id",
+                (pid,),
+            ).fetchone()
+            if row is not None:
+                pw.update_person(conn, rec, pid, cover_face_id=None)
+
+    # -- undo -----------------------------------------------------------------------------
+
+    def undo(self) -> str | None:
+        """Reverse the latest action; returns its description, None when nothing is left."""
+        grouping = self._grouping()
+        with self._store.write() as conn:
+            entry = pw.last_undo(conn)
+            if entry is None:
+                return None
+            try:
+                faces = pw.undo(conn, entry[0], entry[2])
+            except sqlite3.IntegrityError as e:
+                raise LibraryError(f"cannot undo {entry[1]!r}: {e}") from e
+            grouping.suggest(conn, grouping.neighbourhood(conn, faces), None, allow_auto=False)
+        return entry[1]
+
+    # -- XMP ------------------------------------------------------------------------------
+
+    def export_xmp(
+        self,
+        photo_ids: Sequence[int] | None = None,
+        on_error: Callable[[str], None] | None = None,
+    ) -> int:
+        """Write the named people of each photo (default: every photo with one) as MWG face
+        regions into its .xmp sidecar; photos are never modified. Returns how many sidecars
+        were written. Each failure (read-only folder, damaged sidecar) goes to on_error as
+        one line; without on_error, failures raise one LibraryError after the rest is done.
+        """
+        from facealbum import album_xmp
+
+        errors: list[str] = []
+        written = album_xmp.export(self._store.conn, photo_ids, on_error or errors.append)
+        if errors:
+            more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+            raise LibraryError(f"{written} sidecars written; {errors[0]}{more}")
+        return written
+
+    def _read_hints(self, face_ids: list[int]) -> list[tuple[int, str]]:
+        from facealbum import album_xmp
+
+        return album_xmp.read_hints(self._store.conn, face_ids)
+
+    # -- grouping -------------------------------------------------------------------------
+
+    def regroup(self, full: bool = False) -> None:
+        """Group unassigned faces again. full=False only places faces that have no group;
+        full=True redoes every candidate group (ids of groups that stay mostly the same are
+        kept). Faces with a person are never touched."""
+        grouping = self._grouping()
+        with self._store.writer_lock, self._store.write() as conn:
+            if full:
+                free = grouping.regroup_all(conn)
+            else:
+                free = [
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT id FROM faces WHERE person_id IS NULL AND group_id IS NULL"
+                    )
+                ]
+                grouping.join(conn, free)
+            grouping.suggest(conn, free)
+
+    def update_people_after_scan(self, read_xmp: bool = True) -> int:
+        """Group the faces added since the last call and refresh their suggestions
+        (automatic assignments included). Returns how many new faces were processed."""
+        conn = self._store.conn
+        done = int(self._store.meta(PROCESSED_KEY, "0") or 0)
+        new = [r[0] for r in conn.execute("SELECT id FROM faces WHERE id > ? ORDER BY id", (done,))]
+        if not new:
+            return 0
+        hints = self._read_hints(new) if read_xmp else []
+        grouping = self._grouping()
+        with self._store.writer_lock, self._store.write() as conn:
+            pw.add_hints(conn, hints)
+            grouping.join(conn, new)
+            grouping.suggest(conn, new)
+            conn.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                (PROCESSED_KEY, str(max(new))),
+            )
+        return len(new)
+
+
+def _faces(n: int) -> str:
+    return f"{n} face{'s' * (n != 1)}"
+
+
+def _current_suggestions(
+    conn: sqlite3.Connection, face_ids: Sequence[int]
+) -> dict[int, Suggestion]:
+    """face id -> its suggestion now, hidden people's included."""
+    out = {s.face_id: s for s in pq.suggestions(conn, None, face_ids)}
+    for (pid,) in conn.execute("SELECT id FROM people WHERE hidden = 1").fetchall():
+        out.update({s.face_id: s for s in pq.suggestions(conn, pid, face_ids)})
+    return out

@@ -1,0 +1,122 @@
+"""XMP face regions for the library: names read at scan time, sidecars written on request.
+
+Reading: MWG regions other tools stored (sidecar or embedded) are matched to the faces
+dlib found by box overlap; a matched name becomes a hint, offered as a suggestion.
+Writing: the named faces of a photo go into its sidecar; the photo is never opened for
+writing.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from facealbum.db.queries import chunks, marks
+from facealbum.engine.types import Box
+from facealbum.xmp import FaceRegion, XmpError, mwg_orientation, read_regions, write_regions
+
+log = logging.getLogger(__name__)
+
+# An XMP region names a detected face when their boxes overlap this much (intersection over
+# union). Tools draw boxes of their own size around a face; 0.3 still never pairs neighbours.
+MIN_REGION_OVERLAP = 0.3
+
+
+def overlap(a: Box, b: Box) -> float:
+    w = min(a.right, b.right) - max(a.left, b.left)
+    h = min(a.bottom, b.bottom) - max(a.top, b.top)
+    inter = max(0.0, w) * max(0.0, h)
+    union = a.area + b.area - inter
+    return inter / union if union > 0 else 0.0
+
+
+def match_regions(
+    faces: Sequence[tuple[int, Box]], regions: Sequence[FaceRegion]
+) -> list[tuple[int, str]]:
+    """(face id, name) pairs, best overlaps first, each face and region used once."""
+    pairs = sorted(
+        (
+            (overlap(box, region.box), face_id, i)
+            for face_id, box in faces
+            for i, region in enumerate(regions)
+            if region.name.strip()
+        ),
+        reverse=True,
+    )
+    out: list[tuple[int, str]] = []
+    used_faces: set[int] = set()
+    used_regions: set[int] = set()
+    for score, face_id, i in pairs:
+        if score < MIN_REGION_OVERLAP or face_id in used_faces or i in used_regions:
+            continue
+        used_faces.add(face_id)
+        used_regions.add(i)
+        out.append((face_id, " ".join(regions[i].name.split())))
+    return out
+
+
+def read_hints(conn: sqlite3.Connection, face_ids: Sequence[int]) -> list[tuple[int, str]]:
+    """Names from the XMP of the photos these faces are in, matched to the faces."""
+    by_photo: dict[str, list[tuple[int, Box]]] = {}
+    for part in chunks(list(face_ids)):
+        rows = conn.execute(
+            "SELECT f.id, p.path, f.box_left, f.box_top, f.box_right, f.box_bottom"
+            f" FROM faces f JOIN photos p ON p.id = f.photo_id WHERE f.id IN ({marks(len(part))})",
+            part,
+        )
+        for face_id, path, *box in rows:
+            by_photo.setdefault(path, []).append((face_id, Box(*box)))
+    hints: list[tuple[int, str]] = []
+    for path, faces in by_photo.items():
+        try:
+            regions = read_regions(Path(path))
+        except OSError as e:  # a vanished file: nothing to offer
+            log.warning("cannot read XMP of %s: %s", path, e)
+            continue
+        if regions:
+            hints += match_regions(faces, regions)
+    return hints
+
+
+def named_regions(conn: sqlite3.Connection, photo_id: int) -> list[FaceRegion]:
+    rows = conn.execute(
+        "SELECT pe.name, f.box_left, f.box_top, f.box_right, f.box_bottom FROM faces f"
+        " JOIN people pe ON pe.id = f.person_id WHERE f.photo_id = ? ORDER BY f.box_left",
+        (photo_id,),
+    )
+    return [FaceRegion(r[0], Box(*r[1:])) for r in rows]
+
+
+def export(
+    conn: sqlite3.Connection,
+    photo_ids: Sequence[int] | None,
+    on_error: Callable[[str], None],
+) -> int:
+    """Write the sidecars; each failure is reported as one line. Returns how many written."""
+    if photo_ids is None:
+        photo_ids = [
+            r[0]
+            for r in conn.execute(
+                "SELECT DISTINCT photo_id FROM faces WHERE person_id IS NOT NULL ORDER BY 1"
+            )
+        ]
+    written = 0
+    for photo_id in photo_ids:
+        row = conn.execute(
+            "SELECT path, width, height FROM photos WHERE id = ? AND status = 'ok'", (photo_id,)
+        ).fetchone()
+        if row is None:
+            on_error(f"photo {photo_id}: not a scanned photo of this library")
+            continue
+        path, width, height = Path(row[0]), row[1], row[2]
+        try:
+            write_regions(path, named_regions(conn, photo_id), width, height, mwg_orientation(path))
+        except XmpError as e:
+            on_error(f"{path}: {e}")
+        except OSError as e:
+            on_error(f"{path}: cannot write its sidecar: {e.strerror or e}")
+        else:
+            written += 1
+    return written

@@ -1,0 +1,248 @@
+"""Read queries about people, candidate groups and suggestions."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+
+import numpy as np
+
+from facealbum.album_types import GroupInfo, PersonInfo, Suggestion
+from facealbum.db.queries import chunks, marks
+from facealbum.engine.faceset import FaceTable
+from facealbum.engine.quality import is_groupable
+from facealbum.engine.types import ENCODING_DIM
+
+# A person's automatic cover: a sharp face first, then the largest.
+_COVER = (
+    "(SELECT c.id FROM faces c WHERE c.person_id = p.id"
+    " ORDER BY c.sharpness >= 12 DESC, c.size_px DESC, c.id LIMIT 1)"
+)
+
+
+def people(conn: sqlite3.Connection, include_hidden: bool = False) -> list[PersonInfo]:
+    """Named people by name; the cover is the user's choice while it is still theirs."""
+    rows = conn.execute(
+        "SELECT p.id, p.name, p.hidden, COUNT(f.id), COUNT(DISTINCT f.photo_id),"
+        " CASE WHEN EXISTS (SELECT 1 FROM faces x WHERE x.id = p.cover_face_id"
+        f" AND x.person_id = p.id) THEN p.cover_face_id ELSE {_COVER} END"
+        " FROM people p LEFT JOIN faces f ON f.person_id = p.id"
+        + ("" if include_hidden else " WHERE p.hidden = 0")
+        + " GROUP BY p.id ORDER BY p.name COLLATE NOCASE"
+    ).fetchall()
+    return [PersonInfo(r[0], r[1], bool(r[2]), r[3], r[4], r[5]) for r in rows]
+
+
+def person_by_name(conn: sqlite3.Connection, name: str) -> int | None:
+    row = conn.execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()
+    return None if row is None else row[0]
+
+
+def person_name(conn: sqlite3.Connection, person_id: int) -> str | None:
+    row = conn.execute("SELECT name FROM people WHERE id = ?", (person_id,)).fetchone()
+    return None if row is None else row[0]
+
+
+def groups(conn: sqlite3.Connection, include_hidden: bool = False) -> list[GroupInfo]:
+    """Candidate groups of unassigned faces, largest first (then oldest)."""
+    rows = conn.execute(
+        "SELECT g.id, g.hidden, f.id FROM faces f JOIN face_groups g ON g.id = f.group_id"
+        " WHERE f.person_id IS NULL"
+        + ("" if include_hidden else " AND g.hidden = 0")
+        + " ORDER BY g.id, f.id"
+    ).fetchall()
+    members: dict[int, list[int]] = {}
+    hidden: dict[int, bool] = {}
+    for gid, hid, fid in rows:
+        members.setdefault(gid, []).append(fid)
+        hidden[gid] = bool(hid)
+    out = [GroupInfo(g, tuple(ids), hidden[g]) for g, ids in members.items()]
+    out.sort(key=lambda g: (-len(g.face_ids), g.id))
+    return out
+
+
+def group_faces(conn: sqlite3.Connection, group_id: int) -> list[int]:
+    rows = conn.execute(
+        "SELECT id FROM faces WHERE group_id = ? AND person_id IS NULL ORDER BY id", (group_id,)
+    )
+    return [r[0] for r in rows]
+
+
+def next_group_id(conn: sqlite3.Connection) -> int:
+    row = conn.execute(
+        "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'face_groups'), 0),"
+        " COALESCE((SELECT MAX(id) FROM face_groups), 0))"
+    ).fetchone()
+    return int(row[0]) + 1
+
+
+def photos_of_faces(conn: sqlite3.Connection, face_ids: Sequence[int]) -> dict[int, int]:
+    """face id -> photo id, for the faces that exist."""
+    out: dict[int, int] = {}
+    for part in chunks(list(face_ids)):
+        rows = conn.execute(
+            f"SELECT id, photo_id FROM faces WHERE id IN ({marks(len(part))})", part
+        )
+        out.update(dict(rows.fetchall()))
+    return out
+
+
+def person_faces_in_photos(
+    conn: sqlite3.Connection, person_id: int, photo_ids: Sequence[int]
+) -> dict[int, int]:
+    """photo id -> one face of `person_id` in it, for the photos where they appear."""
+    out: dict[int, int] = {}
+    for part in chunks(list(set(photo_ids))):
+        rows = conn.execute(
+            "SELECT photo_id, id FROM faces WHERE person_id = ?"
+            f" AND photo_id IN ({marks(len(part))})",
+            (person_id, *part),
+        )
+        out.update(dict(rows.fetchall()))
+    return out
+
+
+def photos_with(conn: sqlite3.Connection, person_ids: Sequence[int]) -> list[int]:
+    """Photos showing every one of `person_ids`, newest first like photo_ids."""
+    wanted = sorted(set(int(p) for p in person_ids))
+    if not wanted:
+        return []
+    rows = conn.execute(
+        "SELECT p.id FROM photos p WHERE p.id IN (SELECT photo_id FROM faces"
+        f" WHERE person_id IN ({marks(len(wanted))}) GROUP BY photo_id"
+        " HAVING COUNT(DISTINCT person_id) = ?) ORDER BY p.taken_at DESC, p.path",
+        (*wanted, len(wanted)),
+    )
+    return [r[0] for r in rows]
+
+
+# -- suggestions ----------------------------------------------------------------------------
+
+# A stored suggestion or hint is shown only while it still holds: the face has no person,
+# the pair was never rejected and the person has no other face in that photo.
+_STILL_VALID = (
+    " AND NOT EXISTS (SELECT 1 FROM rejections r WHERE r.face_id = f.id AND r.person_id = {p})"
+    " AND NOT EXISTS (SELECT 1 FROM faces o WHERE o.photo_id = f.photo_id"
+    " AND o.person_id = {p})"
+)
+
+
+def suggestions(
+    conn: sqlite3.Connection, person_id: int | None = None, face_ids: Sequence[int] | None = None
+) -> list[Suggestion]:
+    """At most one per face (an XMP name before a look-alike), most confident first.
+
+    Without `person_id`, suggestions for hidden people are left out."""
+    similar = conn.execute(
+        "SELECT s.face_id, s.person_id, s.confidence, p.name FROM suggestions s"
+        " JOIN faces f ON f.id = s.face_id JOIN people p ON p.id = s.person_id"
+        " WHERE f.person_id IS NULL" + _STILL_VALID.format(p="s.person_id")
+    ).fetchall()
+    hints = conn.execute(
+        "SELECT h.face_id, p.id, 1.0, COALESCE(p.name, h.name) FROM face_hints h"
+        " JOIN faces f ON f.id = h.face_id LEFT JOIN people p ON p.name = h.name"
+        " WHERE f.person_id IS NULL AND h.rejected = 0"
+        + _STILL_VALID.format(p="COALESCE(p.id, -1)")
+    ).fetchall()
+    hidden = {r[0] for r in conn.execute("SELECT id FROM people WHERE hidden = 1")}
+    best: dict[int, Suggestion] = {}
+    for row in similar:
+        best[row[0]] = Suggestion(row[0], row[1], float(row[2]), row[3], "similar")
+    for row in hints:
+        best[row[0]] = Suggestion(row[0], row[1], float(row[2]), row[3], "xmp")
+    wanted = None if face_ids is None else set(face_ids)
+    out = [
+        s
+        for s in best.values()
+        if (person_id is None and s.person_id not in hidden or s.person_id == person_id)
+        and (wanted is None or s.face_id in wanted)
+    ]
+    out.sort(key=lambda s: (-s.confidence, s.face_id))
+    return out
+
+
+def rejections_of(conn: sqlite3.Connection, face_ids: Sequence[int]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for part in chunks(list(face_ids)):
+        out += conn.execute(
+            f"SELECT face_id, person_id FROM rejections WHERE face_id IN ({marks(len(part))})",
+            part,
+        ).fetchall()
+    return out
+
+
+# -- face tables for the grouping engine ----------------------------------------------------
+
+_TABLE_COLUMNS = (
+    "id, encoding, photo_id, COALESCE(person_id, 0), assigned_by, COALESCE(group_id, 0),"
+    " size_px, sharpness, score"
+)
+
+
+def _table(rows: list[tuple]) -> FaceTable:
+    n = len(rows)
+    if n == 0:  # FaceTable.of cannot shape an empty encoding array
+        e = np.zeros(0, np.int64)
+        enc = np.empty((0, ENCODING_DIM), np.float32)
+        return FaceTable(e, enc, e, e, e.astype(np.int8), e, e.astype(bool))
+    enc = np.frombuffer(b"".join(r[1] for r in rows), np.float32).reshape(n, ENCODING_DIM)
+    col = lambda i, dt: np.array([r[i] for r in rows], dtype=dt)  # noqa: E731
+    return FaceTable.of(
+        col(0, np.int64),
+        enc,
+        col(2, np.int64),
+        person_ids=col(3, np.int64),
+        assigned_by=[r[4] for r in rows],
+        group_ids=col(5, np.int64),
+        groupable=is_groupable(col(6, np.float64), col(7, np.float64), col(8, np.float64)),
+    )
+
+
+def face_table(conn: sqlite3.Connection, face_ids: Sequence[int]) -> FaceTable:
+    """The faces with these ids (the ones that exist), by id."""
+    rows: list[tuple] = []
+    for part in chunks(sorted(set(int(i) for i in face_ids))):
+        rows += conn.execute(
+            f"SELECT {_TABLE_COLUMNS} FROM faces WHERE id IN ({marks(len(part))})", part
+        ).fetchall()
+    return _table(rows)
+
+
+def face_table_where(conn: sqlite3.Connection, where: str = "1", args: tuple = ()) -> FaceTable:
+    rows = conn.execute(
+        f"SELECT {_TABLE_COLUMNS} FROM faces WHERE {where} ORDER BY id", args
+    ).fetchall()
+    return _table(rows)
+
+
+def assigned_table(conn: sqlite3.Connection) -> FaceTable:
+    """Every face with a person (by the user or automatically): what suggestions compare to."""
+    return face_table_where(conn, "person_id IS NOT NULL AND assigned_by IN ('user', 'auto')")
+
+
+def group_members(conn: sqlite3.Connection, group_ids: Sequence[int]) -> list[int]:
+    out: list[int] = []
+    for part in chunks(sorted(set(int(g) for g in group_ids if g))):
+        out += [
+            r[0]
+            for r in conn.execute(
+                f"SELECT id FROM faces WHERE group_id IN ({marks(len(part))})"
+                " AND person_id IS NULL",
+                part,
+            )
+        ]
+    return out
+
+
+def groups_of(conn: sqlite3.Connection, face_ids: Sequence[int]) -> list[int]:
+    out: set[int] = set()
+    for part in chunks(sorted(set(int(i) for i in face_ids if i >= 0))):
+        out |= {
+            r[0]
+            for r in conn.execute(
+                f"SELECT DISTINCT group_id FROM faces WHERE id IN ({marks(len(part))})"
+                " AND group_id IS NOT NULL AND person_id IS NULL",
+                part,
+            )
+        }
+    return sorted(out)
