@@ -102,7 +102,7 @@ def run_variant(name: str, album, seconds: float) -> dict:
     matches = after["matches"] - before["matches"]
     gaps.sort()
     enc_rounds = after["encode_rounds"] - before["encode_rounds"]
-    det_rounds = after["detections"] - before["detections"] - enc_rounds
+    det_rounds = after["detect_rounds"] - before["detect_rounds"]
     return {
         "variant": name,
         "analyser_startup_s": round(startup_s, 2),
@@ -127,6 +127,62 @@ def run_variant(name: str, album, seconds: float) -> dict:
     }
 
 
+def cpu_costs(frames: int = 40) -> dict:
+    """CPU time per step on this thread alone: what a quiet 2-core laptop can reach.
+
+    Wall-clock rates above depend on what else runs on the machine; CPU seconds per
+    step barely do, so they give the capacity: matches/s <= 1 / encode round.
+    """
+    from facealbum.engine.live import FaceTracker, Request, face_crop, resize_to_width
+
+    source = FrameSource(VIDEO)
+    picked = []
+    for i in range(int(source.fps * 9)):
+        frame = source.read()
+        if i >= 90 and i % 4 == 0 and len(picked) < frames:  # one face on stage
+            picked.append(frame)
+    source.close()
+    analyser = LocalAnalyser()
+    costs: dict[str, list[float]] = {
+        "detect_480_up1": [],
+        "detect_480_up0": [],
+        "find_and_encode_480_up1": [],
+        "encode_tracked_face_crop": [],
+    }
+    analyser.analyse(Request(resize_to_width(picked[0], 480), True, 1))  # load the models
+    encoded = tried = 0
+
+    def timed(key: str, request: Request):
+        t = time.process_time()
+        reply = analyser.analyse(request)
+        costs[key].append(time.process_time() - t)
+        return reply
+
+    for frame in picked:
+        small = resize_to_width(frame, 480)
+        timed("detect_480_up0", Request(small, False, 0))
+        found = timed("detect_480_up1", Request(small, False, 1)).found
+        timed("find_and_encode_480_up1", Request(small, True, 1))
+        for box, _ in found:
+            crop, _window = face_crop(frame, box)
+            reply = timed("encode_tracked_face_crop", Request(None, False, 1, (crop,)))
+            tried += 1
+            encoded += reply.crops[0] is not None
+    tracker, track_costs = FaceTracker(), []
+    for seq, frame in enumerate(picked, 1):
+        t = time.process_time()
+        tracker.update(seq, cv2.cvtColor(resize_to_width(frame, 640), cv2.COLOR_RGB2GRAY))
+        track_costs.append(time.process_time() - t)
+        if seq == 1:
+            found = analyser.analyse(Request(resize_to_width(frame, 480), False, 1)).found
+            tracker.apply_detections(1, [box for box, _ in found])
+    out = {f"{k}_ms": round(sum(v) / max(1, len(v)) * 1000, 1) for k, v in costs.items()}
+    out["crops_encoded_share"] = round(encoded / max(1, tried), 2)
+    out["track_frame_ms"] = round(sum(track_costs[1:]) / max(1, len(track_costs) - 1) * 1000, 2)
+    out["max_matches_per_s_one_face"] = round(1000 / out["encode_tracked_face_crop_ms"], 1)
+    return out
+
+
 def _snapshot(pipeline: LivePipeline) -> dict:
     s = pipeline.stats
     return {
@@ -137,6 +193,7 @@ def _snapshot(pipeline: LivePipeline) -> dict:
         "matches": s.matches,
         "encode_rounds": s.encode_rounds,
         "encode_rounds_s": s.encode_rounds_s,
+        "detect_rounds": s.detect_rounds,
         "detect_rounds_s": s.detect_rounds_s,
     }
 
@@ -156,6 +213,7 @@ def main() -> int:
         try:
             library_faces = album.stats().get("faces")
             runs = [run_variant(v, album, args.seconds) for v in args.variants.split(",")]
+            costs = cpu_costs()
         finally:
             album.close()
     result = {
@@ -168,6 +226,7 @@ def main() -> int:
         "python": platform.python_version(),
         "targets": {"displayed_fps": 20, "matches_per_s_one_face": 5},
         "runs": runs,
+        "cpu_per_step": costs,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

@@ -18,7 +18,10 @@ from facealbum.engine.live import (
     LatestSlot,
     LiveMatch,
     LivePipeline,
+    Reply,
+    Request,
     SourceError,
+    face_crop,
     library_match_fn,
     similarity,
 )
@@ -172,14 +175,18 @@ class FakeAnalyser:
 
     def __init__(self, box: Box | None, delay: float = 0.0) -> None:
         self.box, self.delay = box, delay
-        self.calls: list[bool] = []  # encode flag of each round
+        self.calls: list[bool] = []  # whether each round asked for an encoding
 
-    def analyse(self, small, encode, upsample=1):
-        self.calls.append(encode)
+    def analyse(self, request: Request) -> Reply:
+        self.calls.append(request.encode_small or bool(request.crops))
         time.sleep(self.delay)
-        if self.box is None:
-            return []
-        return [(self.box, np.full(128, 0.1, np.float32) if encode else None)]
+        encoding = np.full(128, 0.1, np.float32)
+        found = []
+        if self.box is not None and request.small is not None:
+            found = [(self.box, encoding if request.encode_small else None)]
+        central = Box(0.25, 0.25, 0.75, 0.75)  # face_crop() leaves half a face around it
+        crops = tuple((central, encoding) if self.box else None for _ in request.crops)
+        return Reply(found, crops)
 
     def close(self):
         pass
@@ -237,9 +244,10 @@ def test_a_still_face_is_encoded_on_the_refresh_cadence_not_every_round(tmp_path
     pipeline.start(FrameSource(video))
     wait_for(lambda: len(matched) >= 3)
     pipeline.stop(timeout=5)
-    encode_rounds = sum(analyser.calls)
-    # First sight is encoded at once, then about every 0.5 s; in between only detection.
-    assert len(analyser.calls) >= 2 * encode_rounds
+    # First sight is encoded at once, then every 0.5 s; in between the tracker alone
+    # follows the face, with a look at the whole frame now and then for newcomers.
+    assert analyser.calls[0] is True
+    assert len(analyser.calls) < pipeline.stats.frames_tracked / 3
     gaps = np.diff(matched[:3])
     assert all(g >= 0.45 for g in gaps)
     frame = pipeline.latest()
@@ -265,6 +273,14 @@ def test_matches_reach_the_tracked_face_and_a_library_switch_clears_them(tmp_pat
 
 
 # -- matching helpers ------------------------------------------------------------------------
+
+
+def test_face_crop_scales_the_face_and_says_where_it_came_from():
+    frame = np.zeros((360, 640, 3), np.uint8)
+    face = Box(0.5, 0.5, 0.6, 0.5 + 64 / 360)  # 64 x 64 pixels
+    crop, window = face_crop(frame, face, face_px=110)
+    assert crop.shape[:2] == (220, 220)  # the face, 110 px wide, with half of it around
+    assert window.to_pixels(640, 360) == (288, 148, 416, 276)
 
 
 def test_similarity_is_half_at_the_tolerance():
