@@ -118,6 +118,8 @@ def set_groups(
     if rec is not None:
         rec.keep_faces(face_ids)
     for gid in set(groups) - {0}:
+        if rec is not None:
+            rec.keep_group(int(gid))
         conn.execute("INSERT OR IGNORE INTO face_groups (id) VALUES (?)", (int(gid),))
     conn.executemany(
         "UPDATE faces SET group_id = ? WHERE id = ? AND person_id IS NULL",
@@ -263,6 +265,13 @@ def undo(conn: sqlite3.Connection, entry_id: int, payload: str) -> list[int]:
         else:
             conn.execute(
                 "DELETE FROM rejections WHERE face_id = ? AND person_id = ?", (face_id, person_id)
+            )
+    for group_id, hidden in data["groups"]:
+        if hidden is None:  # made by this action: gone again once empty
+            conn.execute(
+                "DELETE FROM face_groups WHERE id = ?"
+                " AND NOT EXISTS (SELECT 1 FROM faces WHERE group_id = ?)",
+                (group_id, group_id),
             )
     for face_id, rejected in data["hints"]:
         conn.execute("UPDATE face_hints SET rejected = ? WHERE face_id = ?", (rejected, face_id))
