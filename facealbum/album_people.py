@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from facealbum.album_grouping import Grouping
-from facealbum.album_types import GroupInfo, LibraryError, PersonInfo, Suggestion
+from facealbum.album_types import FaceInfo, GroupInfo, LibraryError, PersonInfo, Suggestion
 from facealbum.db import people_queries as pq
 from facealbum.db import people_writes as pw
+from facealbum.db import queries
 
 if TYPE_CHECKING:
     from facealbum.config import Settings
@@ -57,6 +58,9 @@ class PeopleMixin:
     def groups(self, include_hidden: bool = False) -> list[GroupInfo]:
         """Unnamed candidate groups, largest first."""
         return pq.groups(self._store.conn, include_hidden)
+
+    def faces_by_id(self, face_ids: Sequence[int]) -> dict[int, FaceInfo]:
+        return queries.faces(self._store.conn, face_ids)
 
     def person_id(self, name_or_id: str | int) -> int:
         """A person by exact id, else by name (case-insensitive); LibraryError if unknown."""

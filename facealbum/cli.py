@@ -73,6 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
     remove = folder_sub.add_parser("remove", parents=[json_flag], help="forget a folder")
     remove.add_argument("path", metavar="PATH")
     folders.set_defaults(handler=cmd_folders)
+
+    from facealbum.cli_people import register
+
+    register(sub, json_flag)
     return parser
 
 
