@@ -24,8 +24,9 @@ ORIENTATION = 0x0112
 
 @pytest.fixture(scope="module")
 def engine() -> FaceEngine:
-    # The smallest min_face_px the settings allow: labels.csv counts every face HOG finds.
-    return FaceEngine(min_face_px=12)
+    # labels.csv counts every face HOG finds at 1600 px: compare with that setting
+    # and the smallest min_face_px the settings allow.
+    return FaceEngine(min_face_px=12, detect_side=1600)
 
 
 def face_recognition_or_skip():
@@ -79,6 +80,13 @@ def test_analysis_describes_the_photo(engine, faces_dir):
         assert face.size_px == pytest.approx((face.box.right - face.box.left) * 2000, abs=3)
 
 
+def test_default_settings_find_the_group_faces(labels):
+    engine = FaceEngine()
+    for photo in labels:
+        if photo.path.parent.name == "groups":
+            assert len(engine.analyse_file(photo.path).faces) == photo.faces, photo.path.name
+
+
 def test_no_face_in_noise(engine, faces_dir):
     assert engine.analyse_file(faces_dir / "no_faces" / "noise.jpg").faces == ()
 
@@ -86,8 +94,8 @@ def test_no_face_in_noise(engine, faces_dir):
 def test_min_face_px_drops_small_faces(faces_dir):
     # allen_2.jpg has a second face about 37 px wide beside Paul Allen's.
     path = faces_dir / "people" / "paul_allen" / "allen_2.jpg"
-    all_faces = FaceEngine(min_face_px=12).analyse_file(path).faces
-    large_only = FaceEngine(min_face_px=40).analyse_file(path).faces
+    all_faces = FaceEngine(min_face_px=12, detect_side=1600).analyse_file(path).faces
+    large_only = FaceEngine(min_face_px=40, detect_side=1600).analyse_file(path).faces
     assert len(all_faces) == 2
     assert len(large_only) == 1
     assert large_only[0].size_px >= 40

@@ -19,9 +19,15 @@ from facealbum.engine.images import LoadedImage, fingerprint, load_image, read_p
 from facealbum.engine.types import ENCODING_DIM, Box, Face, PhotoAnalysis
 
 # Detection runs on a copy whose long side is at most DETECT_SIDE, upsampled
-# UPSAMPLE times by dlib. Chosen with bench/detect_resolution.py (results in
-# bench/results/detect_resolution.json); see the note there for the figures.
-DETECT_SIDE = 1600
+# UPSAMPLE times by dlib (bench/detect_resolution.py, results in
+# bench/results/detect_resolution.json). 1000/u1 found every face the reference
+# (face_recognition's CLI: 1600 px, upsample 1) found on composed 12 MP photos,
+# faces down to 100 px included, and on the labelled photos all but one 37 px
+# face that min_face_px=40 drops anyway, at 1.7x (labelled) to 2.4x (12 MP) the
+# reference's speed. Cheaper settings lose faces: 1600/u0 (3.2x) missed a crowd
+# face, 1000/u0 (5-6.6x) missed 13 of 19. No setting tried reached 4x without
+# losing faces; grey input (1.4x faster) also lost faces at 1600/u0.
+DETECT_SIDE = 1000
 UPSAMPLE = 1
 GREY = False
 
