@@ -118,3 +118,51 @@ def test_the_clip_plays_without_a_library_and_says_how_to_get_look_alikes(qtbot,
     assert page._pipeline is None
     page.show()
     qtbot.waitUntil(lambda: page._pipeline is not None, timeout=10_000)
+
+
+class UnpluggedCamera:
+    """A camera that delivers a few pictures and then stops, like one pulled out."""
+
+    is_file, fps, name = False, 30.0, "Camera 1"
+
+    def __init__(self, spec) -> None:
+        self.left = 5
+
+    def read(self):
+        self.left -= 1
+        return np.zeros((120, 160, 3), np.uint8) if self.left > 0 else None
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_camera_that_stops_delivering_is_reported_on_the_page(qtbot, page, monkeypatch):
+    monkeypatch.setattr(lookalike_page, "FrameSource", UnpluggedCamera)
+    page.show()
+    page.start_camera(0)
+    qtbot.waitUntil(lambda: "stopped delivering" in page.message.text(), timeout=10_000)
+    assert page._pipeline is None and page.video_button.isVisible()
+
+
+def test_another_library_can_be_chosen_and_a_bad_folder_is_explained(
+    qtbot, page, library, tmp_path
+):
+    from facealbum.album import Album
+
+    page.set_library(library)
+    page.show()
+    page.open_other_library(tmp_path / "not-a-library")
+    qtbot.waitUntil(lambda: "could not be opened" in page.status.text(), timeout=10_000)
+    assert page.library_box.currentIndex() == 0
+
+    Album.open(tmp_path / "museum").close()
+    page.open_other_library(tmp_path / "museum")
+    qtbot.waitUntil(lambda: page.library_box.count() == 3, timeout=10_000)
+    assert page.library_box.currentText() == "museum"
+    assert "museum" in page.status.text()
+    page.library_box.setCurrentIndex(0)
+    page.library_box.activated.emit(0)  # back to the window's library; the other closes
+    assert page.library_box.count() == 2
+
+    page.open_other_library(library.directory)  # the window's own: not opened twice
+    assert page.library_box.count() == 2 and page._other is None

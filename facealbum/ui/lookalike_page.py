@@ -306,6 +306,10 @@ class LookalikePage(QWidget):
 
     def open_other_library(self, folder: str | Path) -> None:
         """Match against the library in `folder` (opened on a worker, never created)."""
+        current = self._current
+        if current is not None and Path(folder).resolve() == Path(current.directory).resolve():
+            self._set_other(None)  # the window's own library: never open it twice
+            return
         self._library_gen += 1
         gen = self._library_gen
         self.status.setText(f"Opening the library in {folder}…")
