@@ -6,9 +6,11 @@ Three threads and one process, each dropping stale work instead of queueing it:
   only the newest frame;
 - tracker: moves every face box along with the picture by optical flow, on every frame,
   and publishes the newest frame with its boxes and matches for the display;
-- matcher: whenever it is free, takes the newest tracked frame and sends one request to
-  the analyser process: detect faces at reduced resolution (to start, correct and end
-  tracks) and encode the faces that are due (new, moved, or not encoded for a while).
+- matcher: whenever it is free, takes the newest tracked frame and, when there is
+  something to do, sends one request to the analyser process: encode the tracked faces
+  that are due (moved, or not encoded for a while) from small crops around them, and
+  now and then look at the whole frame at reduced resolution for faces to start
+  tracking (with nothing tracked, whoever is found there is encoded at once).
 
 dlib keeps the GIL while it detects and encodes (~100 ms per face), which would stall
 the display thread, so it runs in a child process; OpenCV releases the GIL.
