@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 
+import cv2
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPainterPath, QPen, QPixmap
@@ -42,10 +43,15 @@ class MatchThumbnails:
         return self.loader.pixmap(self.key(face_id))
 
 
-def frame_to_qimage(rgb: np.ndarray) -> QImage:
-    """A QImage over the frame's memory (the caller keeps the array alive while it is used)."""
-    h, w = rgb.shape[:2]
-    return QImage(rgb.data, w, h, rgb.strides[0], QImage.Format.Format_RGB888)
+def frame_to_qimage(rgb: np.ndarray) -> tuple[QImage, np.ndarray]:
+    """A QImage of the frame and the pixels it uses (keep them alive while it is drawn).
+
+    32-bit pixels: Qt scales them several times faster than 24-bit RGB (about 2 ms
+    instead of 5-6 ms for a full-screen frame), and the conversion costs well under 1 ms.
+    """
+    bgra = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGRA)
+    h, w = bgra.shape[:2]
+    return QImage(bgra.data, w, h, bgra.strides[0], QImage.Format.Format_RGB32), bgra
 
 
 def match_label(m: LiveMatch) -> str:
@@ -71,6 +77,7 @@ class CameraView(QWidget):
         self._pipeline: LivePipeline | None = None
         self._frame: LiveFrame | None = None
         self._image: QImage | None = None
+        self._pixels: np.ndarray | None = None  # the memory under _image
         self._last_main: tuple = ()
         self.tolerance = 0.6
         self.displayed_frames = 0
@@ -98,8 +105,8 @@ class CameraView(QWidget):
         frame = pipeline.latest() if pipeline is not None else None
         if frame is None or (self._frame is not None and frame.seq == self._frame.seq):
             return
-        self._frame = frame  # keeps the pixels alive under the QImage
-        self._image = frame_to_qimage(frame.rgb)
+        self._frame = frame
+        self._image, self._pixels = frame_to_qimage(frame.rgb)
         for face in frame.faces:
             self._thumbs.request(face.matches)
         main = max(frame.faces, key=lambda f: f.box.area).matches if frame.faces else ()
@@ -127,8 +134,7 @@ class CameraView(QWidget):
             p.end()
             return
         target = self._image_rect()
-        # Smooth scaling costs milliseconds on big windows; worth it only when shrinking.
-        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, target.width() < 800)
+        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         p.drawImage(target, self._image)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         for face in self._frame.faces:
