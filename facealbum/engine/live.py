@@ -591,10 +591,6 @@ class LivePipeline:
     def latest(self) -> LiveFrame | None:
         return self._view.peek()[1]
 
-    def wait_newer(self, after: int, timeout: float) -> LiveFrame | None:
-        got = self._view.get_newer(after, timeout)
-        return None if got is None else got[1]
-
     # -- threads ------------------------------------------------------------------------
 
     def _capture_loop(self) -> None:
