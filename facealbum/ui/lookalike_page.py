@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QHideEvent, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -408,7 +409,7 @@ class LookalikePage(QWidget):
             parts.append(pipeline.error)
         self.status.setText(" · ".join(parts))
 
-    def showEvent(self, event) -> None:  # noqa: N802, ANN001 - Qt API
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt API
         super().showEvent(event)
         if self._resume is not None and self._pipeline is None:
             spec, self._resume = self._resume, None
@@ -416,6 +417,6 @@ class LookalikePage(QWidget):
         elif not self._probed:
             self.find_cameras()
 
-    def hideEvent(self, event) -> None:  # noqa: N802, ANN001 - Qt API
+    def hideEvent(self, event: QHideEvent) -> None:  # noqa: N802 - Qt API
         super().hideEvent(event)
         self.shutdown()
