@@ -38,6 +38,8 @@ VIDEO_FILTER = "Videos (*.mp4 *.mov *.avi *.mkv *.webm *.m4v);;All files (*)"
 _CHOOSE_FILE = "file"  # source combo entry that asks for a video file
 _CURRENT = "current"  # library combo entries
 _CHOOSE_LIBRARY = "choose"
+# Not Space: that presses whichever button (Start, Find cameras) has the focus.
+SNAPSHOT_SHORTCUT = "Ctrl+S"
 
 
 class LookalikePage(QWidget):
@@ -83,7 +85,10 @@ class LookalikePage(QWidget):
         self.library_box.setMinimumContentsLength(18)
         self.library_box.activated.connect(self._library_chosen)
         self.snapshot_button = QPushButton("Search with this frame")
-        self.snapshot_button.setToolTip("Send the current picture to the Search page")
+        self.snapshot_button.setShortcut(SNAPSHOT_SHORTCUT)
+        self.snapshot_button.setToolTip(
+            f"Send the current picture to the Search page ({SNAPSHOT_SHORTCUT})"
+        )
         self.snapshot_button.clicked.connect(self.take_snapshot)
         self.snapshot_button.setEnabled(False)
 
