@@ -85,16 +85,21 @@ class Album(PeopleMixin):
         index = FaceIndex(self.directory / config.INDEX_DIR_NAME)
         with self._store.writer_lock:
             generation = self._store.generation()
-            self._index_state = index.open(generation, self._load_all_encodings)
+            self._index_state = index.open(
+                generation, self._load_all_encodings, self._encodings_written_since
+            )
             self._index_generation = generation
         self._index = index
 
     def _load_all_encodings(self) -> tuple[np.ndarray, np.ndarray]:
         return queries.all_encodings(self._store.conn)
 
+    def _encodings_written_since(self, generation: int) -> tuple[np.ndarray, ...]:
+        return queries.encodings_written_since(self._store.conn, generation)
+
     @property
     def index_state(self) -> str:
-        """How the index was opened: "loaded" or "rebuilt: <why>"."""
+        """How the index was opened: "loaded", "caught up: +A -R" or "rebuilt: <why>"."""
         return self._index_state
 
     def update_settings(self, settings: config.Settings) -> None:
@@ -127,35 +132,65 @@ class Album(PeopleMixin):
     def write_faces(
         self, write: Callable[[sqlite3.Connection], scan_writes.FaceChanges]
     ) -> scan_writes.FaceChanges:
-        """Run `write(conn)` in one transaction; when faces changed, bump the generation
-        and mirror the change in the index before any other writer can interleave."""
+        """Run `write(conn)` in one transaction; when faces changed, bump the generation,
+        stamp the written encodings with it, and mirror the change in the index before
+        any other writer of this process can interleave."""
         with self._store.writer_lock:
+            missed = None
             with self._store.write() as conn:
                 changes = write(conn)
-                steps = self._store.bump_generation(conn) if changes else None
-            if steps is not None:
-                self._apply_to_index(changes, *steps)
+                if changes:
+                    before, after = self._store.bump_generation(conn)
+                    scan_writes.stamp_encodings(conn, changes.added_ids, after)
+                    if self._index is not None and before != self._index_generation:
+                        # Another process wrote since the index was in step: read what it
+                        # lacks (this write included) while no other writer can commit.
+                        missed = queries.encodings_written_since(conn, self._index_generation)
+            if changes:
+                self._apply_to_index(changes, missed, after)
         return changes
 
-    def _apply_to_index(self, changes: scan_writes.FaceChanges, before: int, after: int) -> None:
+    def _apply_to_index(
+        self, changes: scan_writes.FaceChanges, missed: tuple[np.ndarray, ...] | None, after: int
+    ) -> None:
+        from facealbum.engine.index import IndexCorrupt
+
         if self._index is None:
             return
+        if missed is not None:
+            try:
+                self._index.catch_up(*missed)
+                self._index_generation = after
+                return
+            except IndexCorrupt:
+                pass  # out of step: apply this write only; the next open rebuilds it
         if changes.removed_ids:
             self._index.remove(changes.removed_ids)
         if changes.added_ids:
             vectors = np.vstack(changes.added_vectors).astype(np.float32, copy=False)
             self._index.add(np.asarray(changes.added_ids, dtype=np.int64), vectors)
-        # Only a change made on top of what the index holds keeps it in step; after a
-        # change it never saw (another process scanning the same library) it must stay
-        # stamped with the older generation, so the next open rebuilds it.
-        if before == self._index_generation:
+        # A change applied on top of an index that missed others must not advance its
+        # stamp: it stays at the older generation, and the next open catches up from there.
+        if missed is None:
             self._index_generation = after
 
     def save_index(self) -> None:
-        """Save the index stamped with the database generation it matches."""
+        """Catch the index up with writes of other processes, then save it stamped with the
+        database generation it matches."""
+        from facealbum.engine.index import IndexCorrupt
+
         if self._index is None:
             return
         with self._store.writer_lock:
+            # Read before the changes: the index may then hold more than this generation
+            # (harmless: catching up again is idempotent), never less.
+            generation = self._store.generation()
+            if generation != self._index_generation:
+                try:
+                    self._index.catch_up(*self._encodings_written_since(self._index_generation))
+                    self._index_generation = generation
+                except IndexCorrupt:
+                    pass  # keep the older stamp: the next open rebuilds it
             self._index.save(self._index_generation)
 
     # -- folders ------------------------------------------------------------------------

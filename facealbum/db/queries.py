@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -130,6 +131,39 @@ def all_encodings(conn: sqlite3.Connection) -> tuple[np.ndarray, np.ndarray]:
         return ids, np.empty((0, ENCODING_DIM), dtype=np.float32)
     flat = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
     return ids, flat.reshape(len(rows), ENCODING_DIM)
+
+
+def encodings_written_since(
+    conn: sqlite3.Connection, generation: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What an index saved at `generation` lacks: (ids int64, encodings float32 (n, 128)) of
+    the faces whose encoding was written after it (or at an unknown generation), and the
+    id of every face now in the database (int64, ascending). Read in one snapshot, so a
+    write committed meanwhile by another process is either wholly in it or not at all."""
+    with _snapshot(conn):
+        rows = conn.execute(
+            "SELECT id, encoding FROM faces"
+            " WHERE encoding_generation > ? OR encoding_generation IS NULL",
+            (int(generation),),
+        ).fetchall()
+        current = conn.execute("SELECT id FROM faces ORDER BY id").fetchall()
+    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    flat = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
+    all_ids = np.fromiter((r[0] for r in current), dtype=np.int64, count=len(current))
+    return ids, flat.reshape(len(rows), ENCODING_DIM), all_ids
+
+
+@contextmanager
+def _snapshot(conn: sqlite3.Connection) -> Iterator[None]:
+    """One read transaction (WAL: a consistent snapshot), unless one is already open."""
+    if conn.in_transaction:
+        yield
+        return
+    conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        conn.execute("COMMIT")
 
 
 def known_photos(

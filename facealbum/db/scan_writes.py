@@ -15,6 +15,7 @@ from facealbum.engine.types import Box, Face, PhotoAnalysis
 # place and is this close (same person, same shot; 0.6 would be "same person").
 CARRY_MAX_DISTANCE = 0.3
 CARRY_MIN_OVERLAP = 0.4
+_CHUNK = 900  # host parameters per statement: old SQLite builds allow 999
 
 
 @dataclass
@@ -32,6 +33,20 @@ class FaceChanges:
 
     def __bool__(self) -> bool:
         return bool(self.added_ids or self.removed_ids)
+
+
+def stamp_encodings(conn: sqlite3.Connection, face_ids: Iterable[int], generation: int) -> None:
+    """Record that these faces' encodings were written at `generation`: call it in the
+    same transaction as the write, with the generation that transaction bumps to (every
+    FaceChanges.added_ids: inserted faces, re-encoded ones, copies). An index saved at an
+    older generation then catches up on exactly these faces."""
+    ids = list(dict.fromkeys(int(i) for i in face_ids))
+    for start in range(0, len(ids), _CHUNK):
+        part = ids[start : start + _CHUNK]
+        conn.execute(
+            f"UPDATE faces SET encoding_generation = ? WHERE id IN ({','.join('?' * len(part))})",
+            (int(generation), *part),
+        )
 
 
 def _blob(encoding: np.ndarray) -> bytes:

@@ -112,9 +112,26 @@ _PEOPLE_SUGGESTIONS = (
     )""",
 )
 
+# The database generation at which each face's encoding was last written, so that an
+# index saved at an older generation catches up on just those faces. NULL = unknown
+# (a write that did not stamp it): such a face is always treated as newly written,
+# and the trigger makes any change of an encoding unknown until it is stamped again.
+# Faces already present count as written at the current generation.
+_ENCODING_GENERATION = (
+    "ALTER TABLE faces ADD COLUMN encoding_generation INTEGER",
+    """UPDATE faces SET encoding_generation = COALESCE(
+        (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'index_generation'), 0)""",
+    "CREATE INDEX faces_by_encoding_generation ON faces (encoding_generation)",
+    """CREATE TRIGGER faces_encoding_changed AFTER UPDATE OF encoding ON faces
+    BEGIN
+        UPDATE faces SET encoding_generation = NULL WHERE id = NEW.id;
+    END""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial", _INITIAL),
     Migration(2, "people suggestions and xmp hints", _PEOPLE_SUGGESTIONS),
+    Migration(3, "generation of each face's encoding", _ENCODING_GENERATION),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

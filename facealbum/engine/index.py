@@ -1,7 +1,9 @@
 """Nearest faces by Euclidean distance between encodings, exact when small, HNSW when large.
 
-The index is derived data: SQLite holds every encoding, and `FaceIndex.open` rebuilds
-the index from the database whenever the saved files are missing, stale or damaged.
+The index is derived data: SQLite holds every encoding. `FaceIndex.open` loads the saved
+index, catches it up when the database moved on since it was saved (only the faces
+written or removed since then), and rebuilds it from the database when the saved files
+are missing, damaged or newer than the database.
 
 Distances are Euclidean, the numbers face_recognition reports (0.6 = its tolerance);
 hnswlib's "l2" space gives squared distances, converted here.
@@ -39,6 +41,8 @@ META_NAME = "index.json"
 _DATA_PREFIX = "faces-"
 _GROWTH = 1.5  # hnswlib needs a capacity up front: grow it geometrically
 _CRC_CHUNK = 1 << 22
+# (ids, encodings written since a generation, every id the database holds now)
+Changes = tuple[np.ndarray, np.ndarray, np.ndarray]
 # OpenBLAS spreads a larger matrix-vector product over threads, which on busy cores
 # turns 0.1 ms into tens of ms; blocks this small stay on the calling thread.
 _GEMV_ROWS = 2048
@@ -148,23 +152,42 @@ class FaceIndex:
 
     # ------------------------------------------------------------ open, save
 
-    def open(self, generation: int, load_all: Callable[[], tuple[np.ndarray, np.ndarray]]) -> str:
-        """Load the saved index if it was saved at `generation` and is intact.
+    def open(
+        self,
+        generation: int,
+        load_all: Callable[[], tuple[np.ndarray, np.ndarray]],
+        load_changes: Callable[[int], Changes] | None = None,
+    ) -> str:
+        """Load the saved index and bring it to the database's `generation`; says how.
 
-        Otherwise rebuild it from `load_all()` -> (ids int64 (n,), encodings float32
-        (n, dim)), save it and say why: "loaded" or "rebuilt: missing" /
-        "rebuilt: stale (...)" / "rebuilt: corrupt (...)".
+        "loaded": it was saved at `generation`. "caught up: +A -R": it was saved at an
+        older generation, so `load_changes(saved)` -> (ids, encodings, current ids) gave
+        the faces written since then and every face id the database holds now; A faces
+        were added or re-encoded, R removed, and the result saved. "rebuilt: <why>": it
+        was missing, damaged, newer than the database (a restored backup), or older with
+        no `load_changes`; it was rebuilt from `load_all()` -> (ids int64 (n,), encodings
+        float32 (n, dim)) and saved.
         """
         with self._mutate:
             try:
-                self._load(generation)
-                return "loaded"
+                saved = self._load(generation, allow_older=load_changes is not None)
+                why = None
             except FileNotFoundError:
                 why = "missing"
             except _Stale as e:
                 why = f"stale ({e})"
             except IndexCorrupt as e:
                 why = f"corrupt ({e})"
+        if why is None and saved == generation:
+            return "loaded"
+        if why is None and load_changes is not None:
+            try:
+                added, removed = self.catch_up(*load_changes(saved))
+            except IndexCorrupt as e:
+                why = f"out of step ({e})"
+            else:
+                self.save(generation)
+                return f"caught up: +{added} -{removed}"
         ids, vectors = load_all()
         self.rebuild(ids, vectors)
         self.save(generation)
@@ -238,7 +261,8 @@ class FaceIndex:
             if path.name not in keep:
                 path.unlink(missing_ok=True)
 
-    def _load(self, generation: int) -> None:
+    def _load(self, generation: int, allow_older: bool = False) -> int:
+        """Load the saved index; returns the generation it was saved at."""
         meta_path = self.directory / META_NAME
         if not meta_path.is_file():
             raise FileNotFoundError(meta_path)
@@ -257,7 +281,9 @@ class FaceIndex:
             raise IndexCorrupt(f"{META_NAME} names files {sorted(files)}")
         if fmt != FORMAT_VERSION or dim != self.dim or mode not in ("exact", "hnsw"):
             raise IndexCorrupt(f"format {fmt}, dim {dim}, mode {mode}")
-        if saved != generation:
+        if saved > generation:
+            raise _Stale(f"saved at generation {saved}, newer than the database at {generation}")
+        if saved < generation and not allow_older:
             raise _Stale(f"saved at generation {saved}, database at {generation}")
         paths = {key: self._verified(*spec) for key, spec in files.items()}
         live, dead = _load_ids(paths["ids"], count)
@@ -279,6 +305,7 @@ class FaceIndex:
             self._reset_exact(0)
             raise IndexCorrupt("ids file repeats an id")
         self._remove_unreferenced({p.name for p in paths.values()})
+        return saved
 
     def _verified(self, name: str, size: int, crc: int) -> Path:
         """The path of a data file whose size and checksum match what was saved."""
@@ -305,25 +332,79 @@ class FaceIndex:
     def add(self, ids: Iterable[int] | np.ndarray, vectors: np.ndarray) -> None:
         """Add encodings; an id already present gets its new encoding."""
         ids_arr, vecs = self._check_batch(ids, vectors)
-        if not len(ids_arr):
-            return
         with self._mutate:
-            if self._hnsw is None:
-                if self._n + len(ids_arr) > self.exact_limit:
-                    new = np.fromiter((i not in self._row for i in ids_arr.tolist()), bool)
-                    if self._n + int(new.sum()) > self.exact_limit:
-                        self._grow_into_hnsw(ids_arr, vecs)
-                        return
-                with self._lock.write():
-                    self._exact_add(ids_arr, vecs)
-            else:
-                self._hnsw_add(ids_arr, vecs)
+            self._add_locked(ids_arr, vecs, threads=1)
 
     def remove(self, ids: Iterable[int] | np.ndarray) -> None:
         """Forget faces; ids not in the index are ignored."""
         raw = ids if isinstance(ids, np.ndarray) else list(ids)
-        wanted = np.asarray(raw, dtype=np.int64).ravel().tolist()
-        with self._mutate, self._lock.write():
+        with self._mutate:
+            self._remove_locked(np.asarray(raw, dtype=np.int64).ravel())
+
+    def catch_up(
+        self, ids: Iterable[int] | np.ndarray, vectors: np.ndarray, current_ids: np.ndarray
+    ) -> tuple[int, int]:
+        """Bring the index in line with the database without rebuilding it.
+
+        `ids`/`vectors`: the encodings written since the index was last in step (new faces
+        and re-encoded ones); `current_ids`: every face id the database holds now. Faces
+        not in `current_ids` are removed; a written face is added unless the index already
+        holds that exact encoding. Returns (added or re-encoded, removed). Raises
+        IndexCorrupt, changing nothing, when the database holds faces that the index lacks
+        and `ids` does not bring: then it is not the older state of this database.
+        """
+        ids_arr, vecs = self._check_batch(ids, vectors)
+        current = np.unique(np.asarray(current_ids, dtype=np.int64))
+        with self._mutate:
+            held = np.unique(self.ids())
+            gone = np.setdiff1d(held, current, assume_unique=True)
+            wanted = np.isin(ids_arr, current)  # written, then removed again
+            ids_arr, vecs = ids_arr[wanted], vecs[wanted]
+            unseen = np.setdiff1d(np.setdiff1d(current, held, assume_unique=True), ids_arr)
+            if len(unseen):
+                raise IndexCorrupt(f"{len(unseen)} faces of the database are neither in it nor new")
+            fresh = self._differs(ids_arr, vecs)
+            self._remove_locked(gone)
+            # Every core: this runs while a person waits for the library to open.
+            self._add_locked(ids_arr[fresh], vecs[fresh], threads=-1)
+        return int(fresh.sum()), len(gone)
+
+    def _differs(self, ids: np.ndarray, vecs: np.ndarray) -> np.ndarray:
+        """Which rows are absent from the index or held with another encoding."""
+        with self._lock.read():
+            if self._hnsw is None:
+                rows = np.fromiter((self._row.get(i, -1) for i in ids.tolist()), np.int64, len(ids))
+                held, old = rows >= 0, self._vecs[rows[rows >= 0]]
+            else:
+                held = np.fromiter((i in self._live for i in ids.tolist()), bool, len(ids))
+                old = np.empty((0, self.dim), dtype=np.float32)
+                if held.any():
+                    old = np.asarray(self._hnsw.get_items(ids[held]), dtype=np.float32)
+        differs = ~held
+        if held.any():
+            # Re-encoding in the graph is costly (it re-links the neighbours): skip no-ops.
+            differs[held] = (old.reshape(-1, self.dim) != vecs[held]).any(axis=1)
+        return differs
+
+    def _add_locked(self, ids_arr: np.ndarray, vecs: np.ndarray, threads: int) -> None:
+        if not len(ids_arr):
+            return
+        if self._hnsw is None:
+            if self._n + len(ids_arr) > self.exact_limit:
+                new = np.fromiter((i not in self._row for i in ids_arr.tolist()), bool)
+                if self._n + int(new.sum()) > self.exact_limit:
+                    self._grow_into_hnsw(ids_arr, vecs)
+                    return
+            with self._lock.write():
+                self._exact_add(ids_arr, vecs)
+        else:
+            self._hnsw_add(ids_arr, vecs, threads)
+
+    def _remove_locked(self, ids: np.ndarray) -> None:
+        wanted = ids.tolist()
+        if not wanted:
+            return
+        with self._lock.write():
             if self._hnsw is None:
                 for face_id in wanted:
                     self._exact_remove(face_id)
@@ -417,7 +498,7 @@ class FaceIndex:
         graph.set_ef(self.ef)
         return graph
 
-    def _hnsw_add(self, ids: np.ndarray, vecs: np.ndarray) -> None:
+    def _hnsw_add(self, ids: np.ndarray, vecs: np.ndarray, threads: int) -> None:
         graph = self._hnsw
         assert graph is not None
         with self._lock.write():
@@ -431,14 +512,14 @@ class FaceIndex:
                     except RuntimeError:  # its slot was reused by another face
                         pass
             if present.any():
-                graph.add_items(vecs[present], ids[present], num_threads=1)
+                graph.add_items(vecs[present], ids[present], num_threads=threads)
             new = ~present
             if new.any():
                 needed = graph.element_count + int(new.sum())
                 if needed > graph.max_elements:
                     graph.resize_index(max(needed, int(graph.max_elements * _GROWTH)))
                 # Fill the slots of removed faces first so churn does not grow the file.
-                graph.add_items(vecs[new], ids[new], num_threads=1, replace_deleted=True)
+                graph.add_items(vecs[new], ids[new], num_threads=threads, replace_deleted=True)
             self._live.update(ids.tolist())
             self._prune_dead(graph)
 
