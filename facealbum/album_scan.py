@@ -34,7 +34,11 @@ if TYPE_CHECKING:
 BATCH_PHOTOS = 50
 BATCH_SECONDS = 1.0
 REPORT_SECONDS = 0.1  # progress reports at most ~10 times a second
-INDEX_SAVE_SECONDS = 60.0  # a long scan also saves the index now and then
+# A long scan also saves the index now and then, so that after a kill the next open has
+# little to catch up on; a big index takes seconds to save, so saves are spaced out to
+# take at most INDEX_SAVE_SHARE of the scan's time.
+INDEX_SAVE_SECONDS = 60.0
+INDEX_SAVE_SHARE = 0.05
 
 
 class ScanJob:
@@ -66,6 +70,7 @@ class ScanJob:
         self.new_photo_ids: list[int] = []
         self.last_report = 0.0
         self.last_index_save = time.monotonic()
+        self.index_save_every = INDEX_SAVE_SECONDS
 
     # -- reporting ------------------------------------------------------------------------
 
@@ -198,9 +203,12 @@ class ScanJob:
 
         with self.store.writer_lock:
             self.album.write_faces(write)
-            if time.monotonic() - self.last_index_save >= INDEX_SAVE_SECONDS:
+            if time.monotonic() - self.last_index_save >= self.index_save_every:
+                started = time.monotonic()
                 self.album.save_index()
                 self.last_index_save = time.monotonic()
+                took = self.last_index_save - started
+                self.index_save_every = max(INDEX_SAVE_SECONDS, took / INDEX_SAVE_SHARE)
         self.faces_found += len(set(changes.added_ids) - set(changes.removed_ids))
         self.new_photo_ids += committed
         self.retry += retry
