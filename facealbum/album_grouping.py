@@ -16,8 +16,7 @@ import numpy as np
 
 from facealbum.db import people_queries as pq
 from facealbum.db import people_writes as pw
-from facealbum.engine.cluster import UNGROUPED, GroupingParams, group_faces, regroup
-from facealbum.engine.faceset import FaceTable
+from facealbum.engine.cluster import GroupingParams, regroup
 from facealbum.engine.incremental import join_new_faces
 from facealbum.engine.knn import KnnFn, build_knn
 from facealbum.engine.suggest import SuggestParams, suggest_people
@@ -68,11 +67,7 @@ class Grouping:
             return found[:, :k], dist[:, :k]  # asked once, for the same faces
 
         first = pq.next_group_id(conn)
-        if np.isin(library.face_ids, new.face_ids).all():
-            # Nothing else to join (a first scan); join_new_faces needs some library face.
-            ids, gids = _group_alone(new, knn, first, self.params)
-        else:
-            ids, gids, _ = join_new_faces(library, new, knn, first, self.params)
+        ids, gids, _ = join_new_faces(library, new, knn, first, self.params)
         # A face picked up by the join keeps its place; faces it did not place leave
         # any stale group (they were just unassigned or are new).
         placed = dict(zip(ids.tolist(), gids.tolist(), strict=True))
@@ -134,12 +129,3 @@ class Grouping:
         """After faces changed person: new suggestions for them and their neighbours."""
         if face_ids:
             self.suggest(conn, self.neighbourhood(conn, face_ids), rec)
-
-
-def _group_alone(
-    new: FaceTable, knn: KnnFn, first_id: int, params: GroupingParams
-) -> tuple[np.ndarray, np.ndarray]:
-    """Group faces among themselves: (face ids, group ids) of those that form groups."""
-    labels = group_faces(new.encodings, new.photo_ids, knn, new.face_ids, params)
-    keep = labels != UNGROUPED
-    return new.face_ids[keep], labels[keep] + first_id

@@ -238,3 +238,32 @@ def test_real_faces_group_by_person(labels):
     assert precision >= 0.98 and recall >= 0.9
     obama = [g for g, n in zip(groups, names, strict=True) if n == "barack_obama"]
     assert len(set(obama)) == 1 and obama[0] > 0
+
+
+def test_first_scan_groups_new_faces_among_themselves():
+    # A first scan: the library holds nothing but the new faces, so every neighbour the
+    # index returns is a new face. They must still form their groups.
+    enc, who = people(3, 5)
+    new = table(enc)
+    knn = exact_knn(new.encodings, new.face_ids)
+    for library in (new, new.subset(np.zeros(0, np.int64))):
+        ids, groups, next_id = join_new_faces(library, new, knn, 4)
+        got = dict(zip(ids.tolist(), groups.tolist(), strict=True))
+        assert sorted(got) == sorted(new.face_ids.tolist())
+        by_person = {p: {got[int(f)] for f in new.face_ids[who == p]} for p in range(3)}
+        assert all(len(g) == 1 for g in by_person.values())
+        assert len(set().union(*by_person.values())) == 3
+        assert min(groups) >= 4 and next_id == max(groups) + 1
+
+
+def test_empty_face_table_can_be_built_and_grouped():
+    for encodings in (np.empty((0, DIM), np.float32), np.zeros(0, np.float32), []):
+        empty = FaceTable.of([], encodings, [])
+        assert len(empty) == 0 and empty.encodings.shape == (0, DIM)
+        assert empty.rows_of(np.array([10, 20])).tolist() == [-1, -1]
+    groups, next_id = regroup(empty, next_group_id=5)
+    assert len(groups) == 0 and next_id == 5
+    assert suggest_people(empty, empty) == []
+    lonely = table(people(1, 1)[0])
+    ids, _, next_id = join_new_faces(empty, lonely, exact_knn(lonely.encodings, lonely.face_ids), 5)
+    assert len(ids) == 0 and next_id == 5

@@ -181,10 +181,6 @@ _TABLE_COLUMNS = (
 
 def _table(rows: list[tuple]) -> FaceTable:
     n = len(rows)
-    if n == 0:  # FaceTable.of cannot shape an empty encoding array
-        e = np.zeros(0, np.int64)
-        enc = np.empty((0, ENCODING_DIM), np.float32)
-        return FaceTable(e, enc, e, e, e.astype(np.int8), e, e.astype(bool))
     enc = np.frombuffer(b"".join(r[1] for r in rows), np.float32).reshape(n, ENCODING_DIM)
     col = lambda i, dt: np.array([r[i] for r in rows], dtype=dt)  # noqa: E731
     return FaceTable.of(

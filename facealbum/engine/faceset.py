@@ -8,6 +8,8 @@ from functools import cached_property
 
 import numpy as np
 
+from facealbum.engine.types import ENCODING_DIM
+
 # How a face got its person (faces.assigned_by); anything else means "no person yet".
 NOT_ASSIGNED, ASSIGNED_AUTO, ASSIGNED_USER = 0, 1, 2
 _ASSIGNMENT_CODES = {"auto": ASSIGNED_AUTO, "user": ASSIGNED_USER}
@@ -61,7 +63,12 @@ class FaceTable:
         """
         ids = np.asarray(face_ids, dtype=np.int64).reshape(-1)
         n = len(ids)
-        enc = np.ascontiguousarray(encodings, dtype=np.float32).reshape(n, -1)
+        enc = np.ascontiguousarray(encodings, dtype=np.float32)
+        # reshape(0, -1) is ambiguous for numpy: an empty table still has 128 columns.
+        if n:
+            enc = enc.reshape(n, -1)
+        else:
+            enc = enc.reshape(0, enc.shape[-1] if enc.ndim == 2 else ENCODING_DIM)
         people = np.zeros(n, np.int64) if person_ids is None else np.asarray(person_ids, np.int64)
         if assigned_by is None:
             how = np.where(people > 0, ASSIGNED_USER, NOT_ASSIGNED).astype(np.int8)

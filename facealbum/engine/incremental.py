@@ -66,7 +66,10 @@ def join_new_faces(
     # key of its own, its real photos are checked by the merger.
     photo_key = np.concatenate([new.photo_ids, -1 - np.arange(n_nodes - m, dtype=np.int64)])
 
-    lib_nodes = np.where(lib_rows >= 0, node_of_row[np.maximum(lib_rows, 0)], -1)
+    # Index only where there is a library row: on a first scan the library may be empty.
+    lib_nodes = np.full(lib_rows.shape, -1, np.int64)
+    hit = lib_rows >= 0
+    lib_nodes[hit] = node_of_row[lib_rows[hit]]
     new_nodes = np.where(is_new >= 0, is_new, -1)
     nodes = np.where(lib_nodes >= 0, lib_nodes, new_nodes)
     own_ids, own_dist = exact_knn(new.encodings, np.arange(m))(new.encodings, params.k + 1)
