@@ -279,3 +279,23 @@ def _face_count(lib: Path) -> int:
 def _encoding(album: Album, face_id: int) -> np.ndarray:
     row = album.store.conn.execute("SELECT encoding FROM faces WHERE id = ?", (face_id,))
     return np.frombuffer(row.fetchone()[0], dtype=np.float32)
+
+
+@pytest.mark.parametrize("exact_limit", [10**9, 0], ids=["exact", "hnsw"])
+def test_catching_up_counts_only_real_changes(tmp_path: Path, exact_limit: int):
+    vectors = np.stack([encoding(s) for s in range(40)])
+    first = FaceIndex(tmp_path, exact_limit=exact_limit)
+    first.add(np.arange(30), vectors[:30])
+    first.save(3)
+    index = FaceIndex(tmp_path, exact_limit=exact_limit)
+    written = np.array([5, 6, 30, 31])  # 5, 6 rewritten unchanged; 6 re-encoded below
+    new = vectors[[5, 6, 30, 31]].copy()
+    new[1] += 0.05
+    current = np.setdiff1d(np.arange(32), [0, 1])
+    state = index.open(
+        4, lambda: pytest.fail("must not rebuild"), lambda since: (written, new, current)
+    )
+    assert state == "caught up: +3 -2"
+    assert sorted(index.ids().tolist()) == current.tolist()
+    ids, dist = index.search(new[1], 1)
+    assert ids[0] == 6 and dist[0] < EXACT
