@@ -42,8 +42,17 @@ class LibraryContext(QObject):
         """Whether the open library offers an action (people arrive in a later facade step)."""
         return self.album is not None and hasattr(self.album, method)
 
-    def act(self, fn, description: str, on_done=None, *, owner: QObject | None = None) -> None:
-        """Run a changing action on a worker; then refresh every view, or show the error."""
+    def act(
+        self,
+        fn,
+        description: str,
+        on_done=None,
+        *,
+        owner: QObject | None = None,
+        failure: str = "That did not work",
+    ) -> None:
+        """Run a changing action on a worker; then refresh every view, or show the error
+        (titled `failure`; its text says what went wrong)."""
         album = self.album
 
         def done(result: Any) -> None:
@@ -58,6 +67,6 @@ class LibraryContext(QObject):
         run_task(
             lambda: fn(album),
             done,
-            lambda e: self.error.emit("Could not " + description.lower(), e),
+            lambda e: self.error.emit(failure, e),
             owner=owner or self,
         )

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from facealbum.ui import library_tools
 from facealbum.ui.context import LibraryContext
 from facealbum.ui.dialogs import show_error
 from facealbum.ui.library_page import LibraryPage
@@ -36,6 +37,7 @@ from facealbum.ui.recent import RecentLibraries
 from facealbum.ui.scan_status import ScanStatus
 from facealbum.ui.search_page import SearchPage, qimage_to_rgb
 from facealbum.ui.settings_dialog import SettingsDialog
+from facealbum.ui.shortcuts import ShortcutsDialog, collect_shortcuts
 from facealbum.ui.tasks import run_task
 
 log = logging.getLogger(__name__)
@@ -137,6 +139,19 @@ class MainWindow(QMainWindow):
         view = bar.addMenu("&View")
         for row, name in enumerate(PAGES):
             self._action(view, name, lambda _=False, r=row: self.show_page(r), f"Ctrl+{row + 1}")
+        tools = bar.addMenu("&Tools")
+        self.regroup_action = self._action(
+            tools,
+            "&Regroup faces",
+            lambda: library_tools.regroup(self.context, self),
+            tip="Group the unnamed faces again from scratch (named people stay as they are)",
+        )
+        self.export_action = self._action(
+            tools,
+            "&Write names to XMP sidecars…",
+            lambda: library_tools.export_xmp(self.context, self),
+            tip="Save who is in each photo beside it, for digiKam, Lightroom and others",
+        )
         help_menu = bar.addMenu("&Help")
         self._action(help_menu, "Keyboard shortcuts", self._show_shortcuts, "F1")
         self._action(help_menu, "About facealbum", self._about)
@@ -150,6 +165,7 @@ class MainWindow(QMainWindow):
         c.scan.finished.connect(self._scan_finished)
         c.scan.failed.connect(lambda msg: show_error(self, "The scan stopped", msg))
         c.album_changed.connect(self._album_changed)
+        c.data_changed.connect(self._update_undo)
         snapshot = getattr(self.lookalike_page, "snapshot_taken", None)
         if snapshot is not None:
             snapshot.connect(self.search_array)
@@ -203,6 +219,9 @@ class MainWindow(QMainWindow):
     def _album_changed(self, album: Any) -> None:
         name = Path(album.directory).name if album is not None else ""
         self.setWindowTitle(f"{name} — facealbum" if name else "facealbum")
+        for action in (self.regroup_action, self.export_action):
+            action.setEnabled(album is not None)
+        self._update_undo()
         setter = getattr(self.lookalike_page, "set_library", None)
         if setter is not None:
             setter(album)
@@ -265,6 +284,19 @@ class MainWindow(QMainWindow):
             ),
         )
 
+    def _update_undo(self) -> None:
+        """Name the action Ctrl+Z would reverse, as the menu's Undo item."""
+        album = self.context.album
+        if album is None or not self.context.has("undo_description"):
+            self.undo_action.setText("&Undo")
+            return
+
+        def show(what: str | None) -> None:
+            if album is self.context.album:
+                self.undo_action.setText(f"&Undo {what}" if what else "&Undo")
+
+        run_task(album.undo_description, show, owner=self)
+
     def open_photo(self, photo_id: int) -> None:
         if self.context.album is not None:
             PhotoViewer(self.context, photo_id, self).show()
@@ -319,14 +351,9 @@ class MainWindow(QMainWindow):
 
     # -- help and closing -------------------------------------------------------------------
     def _show_shortcuts(self) -> None:
-        QMessageBox.information(
-            self,
-            "Keyboard shortcuts",
-            "Ctrl+1…4  switch page\nCtrl+Shift+O  add a photo folder\nF5  rescan\n"
-            "Ctrl+F  find the people in a photo\nCtrl+V  paste a photo to search\n"
-            "Ctrl+Z  undo\nY / N  accept / reject suggestions\nEnter  open the selected photo\n"
-            "Ctrl+A  select all\nCtrl+,  settings",
-        )
+        rows = collect_shortcuts(self, self.pages, list(PAGES))
+        self.shortcuts_dialog = ShortcutsDialog(rows, self)
+        self.shortcuts_dialog.open()
 
     def _about(self) -> None:
         QMessageBox.about(

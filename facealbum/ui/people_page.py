@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, Qt, Signal
-from PySide6.QtGui import QDropEvent
+from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -24,21 +25,40 @@ from PySide6.QtWidgets import (
 
 from facealbum.ui.context import LibraryContext
 from facealbum.ui.image_loader import ImageLoader
+from facealbum.ui.name_hints import NameHints, hint_tile
 from facealbum.ui.person_view import PersonView
 from facealbum.ui.style import plural
 from facealbum.ui.tasks import run_task
-from facealbum.ui.tiles import TILE_KEY_ROLE, Tile, TileModel, TileView
+from facealbum.ui.tiles import (
+    TILE_KEY_ROLE,
+    Tile,
+    TileModel,
+    TileView,
+    keys_from_mime,
+    tile_mime_type,
+)
 
 MAX_GROUPS = 400  # the largest groups; the rest are mostly single stray faces
 
 
-def load_people_and_groups(album: Any, include_hidden: bool) -> tuple[list[Tile], list[Tile]]:
-    """Tiles for every person and the largest groups (runs on a worker thread)."""
-    people = album.people(include_hidden=include_hidden)
+@dataclass(frozen=True)
+class PeopleTiles:
+    people: list[Tile]
+    groups: list[Tile]
+    hints: list[Tile]  # faces other apps named in XMP, with a name nobody has here yet
+    names: list[str]  # every person's name, hidden ones too, for completion
+
+
+def load_people_and_groups(album: Any, include_hidden: bool) -> PeopleTiles:
+    """Tiles for every person, the largest groups and the XMP names (on a worker thread)."""
+    everyone = album.people(include_hidden=True)
+    people = [p for p in everyone if include_hidden or not p.hidden]
     groups = album.groups(include_hidden=include_hidden)[:MAX_GROUPS]
+    hints = [s for s in album.suggestions() if s.person_id is None][:MAX_GROUPS]
     wanted = [p.cover_face_id for p in people if p.cover_face_id is not None]
     wanted += [g.face_ids[0] for g in groups if g.face_ids]
-    faces = {fid: album.face(fid) for fid in wanted}
+    wanted += [s.face_id for s in hints]
+    faces = album.faces_by_id(wanted)
     person_tiles = []
     for p in people:
         cover = faces.get(p.cover_face_id) if p.cover_face_id is not None else None
@@ -50,7 +70,8 @@ def load_people_and_groups(album: Any, include_hidden: bool) -> tuple[list[Tile]
                 plural(p.photo_count, "photo"),
                 cover.photo if cover else None,
                 cover.box if cover else None,
-                f"{p.name}: {plural(p.face_count, 'face')} in {plural(p.photo_count, 'photo')}",
+                f"{p.name}: {plural(p.face_count, 'face')} in {plural(p.photo_count, 'photo')}"
+                "\nDouble-click to open; drag onto someone to merge",
                 p,
             )
         )
@@ -64,35 +85,61 @@ def load_people_and_groups(album: Any, include_hidden: bool) -> tuple[list[Tile]
                 plural(len(g.face_ids), "face"),
                 cover.photo if cover else None,
                 cover.box if cover else None,
-                "Select, then type a name below; double-click to name",
+                "Select, then type a name below; double-click to name;"
+                " drag onto a person to give them these faces",
                 g,
             )
         )
-    return person_tiles, group_tiles
+    hint_tiles = [hint_tile(s, faces.get(s.face_id)) for s in hints]
+    names = sorted((p.name for p in everyone), key=str.casefold)
+    return PeopleTiles(person_tiles, group_tiles, hint_tiles, names)
 
 
 class PeopleView(TileView):
-    """People tiles; dropping people onto another person asks to merge them."""
+    """People tiles. Dropping people onto a person asks to merge them; dropping a group
+    onto a person names the group as them."""
 
     merge_requested = Signal(list, int)  # source person ids, target person id
+    group_dropped = Signal(int, int)  # group id, person id
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.DragDrop)
         self.setDragEnabled(True)
         self.setAcceptDrops(True)
+        self.viewport().setAcceptDrops(True)
         self.setDropIndicatorShown(True)
+
+    def _accepts(self, event: QDropEvent | QDragMoveEvent) -> bool:
+        mime = event.mimeData()
+        return mime.hasFormat(tile_mime_type("person")) or mime.hasFormat(tile_mime_type("group"))
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt API
+        if self._accepts(event):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:  # noqa: N802 - Qt API
+        on_person = self.indexAt(event.position().toPoint()).isValid()
+        if self._accepts(event) and on_person:
+            event.acceptProposedAction()
+        else:
+            event.ignore()
 
     def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt API
         target = self.indexAt(event.position().toPoint())
         event.setDropAction(Qt.DropAction.IgnoreAction)
-        event.accept()  # the model never moves rows; a merge refreshes it instead
+        event.accept()  # the model never moves rows; the action refreshes it instead
         if not target.isValid():
             return
         target_id = target.data(TILE_KEY_ROLE)
-        sources = [t.key for t in self.selected_tiles() if t.key != target_id]
+        mime = event.mimeData()
+        sources = [k for k in keys_from_mime(mime, "person") if k != target_id]
         if sources:
             self.merge_requested.emit(sources, target_id)
+        for group_id in keys_from_mime(mime, "group"):
+            self.group_dropped.emit(group_id, target_id)
 
 
 class PeoplePage(QWidget):
@@ -106,9 +153,13 @@ class PeoplePage(QWidget):
         self.people_view.setModel(self.people_model)
         self.group_view = TileView()
         self.group_view.setModel(self.group_model)
+        self.group_view.setDragEnabled(True)
+        self.group_view.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
+        self.hints = NameHints(context, self.loader)
         self._names: list[str] = []
 
         self.show_hidden = QCheckBox("Show hidden")
+        self.show_hidden.setToolTip("Also list the people and groups you hid")
         self.merge_button = QPushButton("Merge…")
         self.merge_button.setToolTip(
             "Merge the selected people into one (or drag one onto another)"
@@ -121,6 +172,9 @@ class PeoplePage(QWidget):
         bar.addWidget(self.people_label, 1)
         for w in (self.show_hidden, self.merge_button, self.hide_button):
             bar.addWidget(w)
+        self.people_empty = QLabel("Nobody is named yet. Select a group below and type who it is.")
+        self.people_empty.setProperty("role", "hint")
+        self.people_empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
 
         self.groups_label = QLabel("Unnamed groups")
         self.groups_label.setProperty("role", "title")
@@ -135,7 +189,9 @@ class PeoplePage(QWidget):
         top_layout = QVBoxLayout(top)
         top_layout.setContentsMargins(0, 0, 0, 0)
         top_layout.addLayout(bar)
-        top_layout.addWidget(self.people_view)
+        top_layout.addWidget(self.people_empty)
+        top_layout.addWidget(self.people_view, 1)
+        top_layout.addWidget(self.hints)
         bottom = QWidget()
         bottom_layout = QVBoxLayout(bottom)
         bottom_layout.setContentsMargins(0, 0, 0, 0)
@@ -145,13 +201,14 @@ class PeoplePage(QWidget):
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(top)
         splitter.addWidget(bottom)
+        splitter.setChildrenCollapsible(False)
 
         self.overview = QWidget()
-        QVBoxLayout(self.overview).addWidget(splitter)
-        self.unavailable = QLabel(
-            "Naming people arrives with the people features of the library.\n"
-            "Scanned photos are already searchable on the Search page."
-        )
+        overview_layout = QVBoxLayout(self.overview)
+        overview_layout.setContentsMargins(0, 0, 0, 0)
+        overview_layout.addWidget(splitter)
+        self.unavailable = QLabel("Open or create a library on the Library page to see people.")
+        self.unavailable.setProperty("role", "hint")
         self.unavailable.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.person_view = PersonView(context)
         self.stack = QStackedWidget()
@@ -167,6 +224,7 @@ class PeoplePage(QWidget):
         self.group_view.doubleClicked.connect(self._ask_group_name)
         self.people_view.activated.connect(self._open_person)
         self.people_view.merge_requested.connect(self.confirm_merge)
+        self.people_view.group_dropped.connect(self.give_group)
         self.person_view.back.connect(self.show_overview)
         context.album_changed.connect(self._album_changed)
         context.data_changed.connect(self.refresh)
@@ -177,6 +235,7 @@ class PeoplePage(QWidget):
         self.loader.set_cache(self._context.thumbnail_cache())
         self.people_model.set_tiles([])
         self.group_model.set_tiles([])
+        self.hints.set_tiles([])
         self.show_overview()
         self.refresh()
 
@@ -193,22 +252,30 @@ class PeoplePage(QWidget):
         hidden = self.show_hidden.isChecked()
         run_task(
             lambda: load_people_and_groups(album, hidden),
-            lambda result: self._arrived(album, *result),
+            lambda result: self._arrived(album, hidden, result),
             lambda e: self._context.error.emit("Could not load people", e),
             owner=self,
         )
 
-    def _arrived(self, album: Any, people: list[Tile], groups: list[Tile]) -> None:
-        if album is not self._context.album:
-            return
-        self.people_model.set_tiles(people)
-        self.group_model.set_tiles(groups)
-        self._names = [t.payload.name for t in people]
-        completer = QCompleter(sorted(self._names, key=str.casefold), self.name_edit)
+    def _arrived(self, album: Any, hidden: bool, tiles: PeopleTiles) -> None:
+        if album is not self._context.album or hidden != self.show_hidden.isChecked():
+            return  # a newer refresh is on its way
+        self.people_model.set_tiles(tiles.people)
+        self.group_model.set_tiles(tiles.groups)
+        self.hints.set_tiles(tiles.hints)
+        self._names = tiles.names
+        completer = QCompleter(self._names, self.name_edit)
         completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        completer.setFilterMode(Qt.MatchFlag.MatchContains)
         self.name_edit.setCompleter(completer)
-        self.people_label.setText(f"People ({len(people)})")
-        self.groups_label.setText(f"Unnamed groups ({len(groups)}) — largest first")
+        self.people_label.setText(f"People ({len(tiles.people)})")
+        self.people_empty.setVisible(not tiles.people)
+        self.people_view.setVisible(bool(tiles.people))
+        self.groups_label.setText(
+            f"Unnamed groups ({len(tiles.groups)}) — largest first"
+            if tiles.groups
+            else "No unnamed groups: everyone found is named"
+        )
 
     # -- actions ---------------------------------------------------------------
     def name_selected_group(self) -> None:
@@ -220,7 +287,18 @@ class PeoplePage(QWidget):
         self.name_group(tiles[0].key, name)
 
     def name_group(self, group_id: int, name: str) -> None:
-        self._context.act(lambda a: a.name_group(group_id, name), f"Named {name}", owner=self)
+        self._context.act(
+            lambda a: a.name_group(group_id, name),
+            f"Named {name}",
+            owner=self,
+            failure=f"Could not name them {name}",
+        )
+
+    def give_group(self, group_id: int, person_id: int) -> None:
+        """A group dropped on a person: its faces are that person."""
+        by_id = {t.key: t.payload.name for t in self.people_model.tiles()}
+        if person_id in by_id:
+            self.name_group(group_id, by_id[person_id])
 
     def _ask_group_name(self, index: QModelIndex) -> None:
         group_id = index.data(TILE_KEY_ROLE)
@@ -238,42 +316,56 @@ class PeoplePage(QWidget):
             )
             return
         names = [t.payload.name for t in tiles]
-        name, ok = QInputDialog.getItem(self, "Merge people", "Keep the name:", names, 0, False)
-        if ok:
+        name, ok = QInputDialog.getItem(
+            self, "Merge people", f"Merge {len(tiles)} people into one, called:", names, 0, False
+        )
+        if ok and name in names:
             target = tiles[names.index(name)].key
             self.merge([t.key for t in tiles if t.key != target], target, name)
 
     def confirm_merge(self, sources: list[int], target: int) -> None:
         by_id = {t.key: t.payload.name for t in self.people_model.tiles()}
-        who = ", ".join(by_id.get(s, "?") for s in sources)
+        if target not in by_id or not all(s in by_id for s in sources):
+            return  # dropped from an older list; the names are gone
+        who = ", ".join(by_id[s] for s in sources)
         answer = QMessageBox.question(
-            self, "Merge people", f"Merge {who} into {by_id.get(target, '?')}?"
+            self,
+            "Merge people",
+            f"Merge {who} into {by_id[target]}?\nAll their faces become {by_id[target]}.",
         )
         if answer == QMessageBox.StandardButton.Yes:
-            self.merge(sources, target, by_id.get(target, "?"))
+            self.merge(sources, target, by_id[target])
 
     def merge(self, sources: list[int], target: int, name: str) -> None:
         self._context.act(
-            lambda a: a.merge_people(sources, target), f"Merged into {name}", owner=self
+            lambda a: a.merge_people(sources, target),
+            f"Merged into {name}",
+            owner=self,
+            failure="Could not merge",
         )
 
     def toggle_hidden_selected(self) -> None:
-        for tile in self.people_view.selected_tiles():
-            hide = not tile.payload.hidden
-            pid = tile.key
-            self._context.act(
-                lambda a, pid=pid, hide=hide: a.set_person_hidden(pid, hide),
-                f"{'Hid' if hide else 'Showed'} {tile.payload.name}",
-                owner=self,
-            )
-        for tile in self.group_view.selected_tiles():
-            hide = not tile.payload.hidden
-            gid = tile.key
-            self._context.act(
-                lambda a, gid=gid, hide=hide: a.set_group_hidden(gid, hide),
-                "Hid a group" if hide else "Showed a group",
-                owner=self,
-            )
+        """Hide what is shown and show what is hidden, in one go."""
+        people_tiles = self.people_view.selected_tiles()
+        group_tiles = self.group_view.selected_tiles()
+        people = [(t.key, not t.payload.hidden) for t in people_tiles]
+        groups = [(t.key, not t.payload.hidden) for t in group_tiles]
+        if not people and not groups:
+            QMessageBox.information(self, "Hide", "Select the people or groups to hide first.")
+            return
+
+        def work(album: Any) -> None:
+            for pid, hide in people:
+                album.set_person_hidden(pid, hide)
+            for gid, hide in groups:
+                album.set_group_hidden(gid, hide)
+
+        what = [t.payload.name for t in people_tiles] + [plural(len(groups), "group")] * bool(
+            groups
+        )
+        hides = {hide for _, hide in people + groups}
+        verb = "Hid" if hides == {True} else "Showed" if hides == {False} else "Hid or showed"
+        self._context.act(work, f"{verb} {', '.join(what)}", owner=self)
 
     def _open_person(self, index: QModelIndex) -> None:
         self.open_person(index.data(TILE_KEY_ROLE))

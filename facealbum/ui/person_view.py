@@ -26,28 +26,28 @@ from facealbum.ui.tasks import run_task
 from facealbum.ui.tiles import Tile, TileModel, TileView
 
 
+def suggestion_tile(suggestion: Any, face: Any) -> Tile:
+    """A suggested face, captioned with how sure the library is or where the name came from."""
+    if suggestion.source == "xmp":
+        title = "Named in XMP"
+        why = f"Another app named this face {suggestion.name}"
+    else:
+        title = f"{round(suggestion.confidence * 100)}% sure"
+        why = f"Looks like {suggestion.name}"
+    return Tile(
+        suggestion.face_id, title, "", face.photo, face.box, f"{face.photo}\n{why}", suggestion
+    )
+
+
 def load_person(album: Any, person_id: int) -> tuple[Any, list[int], list[Tile]]:
     """The person, their photo ids and suggestion tiles (runs on a worker thread)."""
     person = next((p for p in album.people(include_hidden=True) if p.id == person_id), None)
     if person is None:
         return None, [], []
     photo_ids = album.photo_ids(person_id=person_id)
-    tiles = []
-    if hasattr(album, "suggestions"):
-        for s in album.suggestions(person_id):
-            face = album.face(s.face_id)
-            if face is not None:
-                tiles.append(
-                    Tile(
-                        s.face_id,
-                        f"{round(s.confidence * 100)}% sure",
-                        "",
-                        face.photo,
-                        face.box,
-                        face.photo,
-                        s,
-                    )
-                )
+    suggestions = album.suggestions(person_id)
+    faces = album.faces_by_id([s.face_id for s in suggestions])
+    tiles = [suggestion_tile(s, faces[s.face_id]) for s in suggestions if s.face_id in faces]
     return person, photo_ids, tiles
 
 
@@ -77,10 +77,16 @@ class PersonView(QWidget):
         self.hide_button = QPushButton("Hide")
         self.delete_button = QPushButton("Delete…")
         self.delete_button.setToolTip("Forget this person; their faces become unnamed again")
+        self.remove_button = QPushButton("Not them")
+        self.remove_button.setShortcut("Delete")
+        self.remove_button.setToolTip(
+            "Take this person out of the selected photos; they are never put back (Delete)"
+        )
+        self.remove_button.setEnabled(False)
         header = QHBoxLayout()
         header.addWidget(back)
         header.addWidget(self.title, 1)
-        for b in (self.rename_button, self.hide_button, self.delete_button):
+        for b in (self.remove_button, self.rename_button, self.hide_button, self.delete_button):
             header.addWidget(b)
 
         self.suggest_label = QLabel("Is this them?")
@@ -115,6 +121,9 @@ class PersonView(QWidget):
         layout.addLayout(header)
         layout.addWidget(splitter, 1)
 
+        self.remove_button.clicked.connect(self.remove_selected_photos)
+        self.photos.selectionModel().selectionChanged.connect(self._photo_selection_changed)
+        self.suggestions.selectionModel().selectionChanged.connect(self._update_buttons)
         self.rename_button.clicked.connect(self.rename)
         self.hide_button.clicked.connect(self.toggle_hidden)
         self.delete_button.clicked.connect(self.delete)
@@ -172,13 +181,22 @@ class PersonView(QWidget):
             if tiles
             else "No suggestions right now"
         )
-        for b in (
-            self.confirm_button,
-            self.reject_button,
-            self.confirm_all_button,
-            self.reject_all_button,
-        ):
-            b.setEnabled(bool(tiles))
+        self._update_buttons()
+        self._photo_selection_changed()
+
+    def _update_buttons(self) -> None:
+        any_tile = self.suggest_model.rowCount() > 0
+        chosen = bool(self.suggestions.selectionModel().selectedIndexes())
+        self.confirm_button.setEnabled(chosen)
+        self.reject_button.setEnabled(chosen)
+        self.confirm_all_button.setEnabled(any_tile)
+        self.reject_all_button.setEnabled(any_tile)
+
+    def _photo_selection_changed(self) -> None:
+        count = len(self.photos.selectionModel().selectedIndexes())
+        name = self.person.name if self.person is not None else "them"
+        self.remove_button.setText(f"Not {name}" + (f" ({count})" if count > 1 else ""))
+        self.remove_button.setEnabled(count > 0)
 
     # -- actions ------------------------------------------------------------------
     def _selected_faces(self) -> list[int]:
@@ -209,7 +227,9 @@ class PersonView(QWidget):
         pid = self.person.id
         name, ok = QInputDialog.getText(self, "Rename", "Name:", text=self.person.name)
         if ok and name.strip():
-            self._context.act(lambda a: a.rename_person(pid, name.strip()), f"Renamed to {name}")
+            self._context.act(
+                lambda a: a.rename_person(pid, name.strip()), f"Renamed to {name}", owner=self
+            )
 
     def toggle_hidden(self) -> None:
         if self.person is None:
@@ -218,6 +238,7 @@ class PersonView(QWidget):
         self._context.act(
             lambda a: a.set_person_hidden(pid, hide),
             f"{'Hid' if hide else 'Showed'} {self.person.name}",
+            owner=self,
         )
 
     def delete(self) -> None:
@@ -228,7 +249,7 @@ class PersonView(QWidget):
             self, "Delete person", f"Forget {name}? Their faces become unnamed (Ctrl+Z undoes)."
         )
         if answer == QMessageBox.StandardButton.Yes:
-            self._context.act(lambda a: a.delete_person(pid), f"Deleted {name}")
+            self._context.act(lambda a: a.delete_person(pid), f"Deleted {name}", owner=self)
 
     def _extend_photo_menu(self, menu: QMenu, ids: list[int]) -> None:
         if self.person is None:
@@ -237,6 +258,22 @@ class PersonView(QWidget):
         menu.addAction(f"{name} is not in {plural(len(ids), 'photo')}").triggered.connect(
             lambda: self.remove_from_photos(pid, ids)
         )
+        if len(ids) == 1:
+            menu.addAction(f"Use as {name}'s picture").triggered.connect(
+                lambda: self.use_as_cover(pid, ids[0])
+            )
+
+    def remove_selected_photos(self) -> None:
+        ids = self.photos.selected_photo_ids()
+        if self.person is not None and ids:
+            self.remove_from_photos(self.person.id, ids)
+
+    def use_as_cover(self, person_id: int, photo_id: int) -> None:
+        def work(album: Any) -> None:
+            face = next(f for f in album.faces_in_photo(photo_id) if f.person_id == person_id)
+            album.set_cover(person_id, face.id)
+
+        self._context.act(work, "Changed the picture", owner=self)
 
     def remove_from_photos(self, person_id: int, photo_ids: list[int]) -> None:
         """Unassign this person's faces in those photos and remember the rejection."""
@@ -250,7 +287,12 @@ class PersonView(QWidget):
                         removed += 1
             return removed
 
-        self._context.act(work, "Removed the wrong faces", owner=self)
+        name = self.person.name if self.person is not None else "them"
+        self._context.act(
+            work,
+            f"Took {name} out of {plural(len(photo_ids), 'photo')}",
+            owner=self,
+        )
 
     def _open_suggestion(self, tile: Tile) -> None:
         album = self._context.album

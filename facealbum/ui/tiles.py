@@ -6,7 +6,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QSize, Qt
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QMimeData,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSize,
+    Qt,
+)
 from PySide6.QtWidgets import QAbstractItemView, QListView, QWidget
 
 from facealbum.engine.types import Box
@@ -16,6 +23,19 @@ from facealbum.ui.style import placeholder_pixmap
 TILE_KEY_ROLE = Qt.ItemDataRole.UserRole + 1
 TILE_ROLE = Qt.ItemDataRole.UserRole + 2
 FACE_SIZE = 128
+MIME_PREFIX = "application/x-facealbum-"  # + the list's kind: "person", "group", ...
+
+
+def tile_mime_type(kind: str) -> str:
+    return MIME_PREFIX + kind
+
+
+def keys_from_mime(mime: QMimeData, kind: str) -> list[int]:
+    """The tile keys a drag from a TileModel of `kind` carries ([] for anything else)."""
+    if not mime.hasFormat(tile_mime_type(kind)):
+        return []
+    text = bytes(mime.data(tile_mime_type(kind)).data()).decode("ascii")
+    return [int(k) for k in text.split(",") if k.strip().isdigit()]
 
 
 @dataclass(frozen=True)
@@ -59,6 +79,27 @@ class TileModel(QAbstractListModel):
     def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
         base = super().flags(index)
         return base | Qt.ItemFlag.ItemIsDragEnabled | Qt.ItemFlag.ItemIsDropEnabled
+
+    def mimeTypes(self) -> list[str]:  # noqa: N802 - Qt API
+        return [tile_mime_type(self._kind)]
+
+    def mimeData(self, indexes: Sequence[QModelIndex]) -> QMimeData:  # noqa: N802 - Qt API
+        """The dragged tiles' keys, so a drop target knows what arrived (not row numbers,
+        which a refresh may change mid-drag)."""
+        rows = sorted({i.row() for i in indexes if i.isValid()})
+        mime = QMimeData()
+        keys = ",".join(str(self._tiles[r].key) for r in rows if r < len(self._tiles))
+        mime.setData(tile_mime_type(self._kind), keys.encode("ascii"))
+        return mime
+
+    def supportedDragActions(self) -> Qt.DropAction:  # noqa: N802 - Qt API
+        return Qt.DropAction.MoveAction
+
+    def supportedDropActions(self) -> Qt.DropAction:  # noqa: N802 - Qt API
+        return Qt.DropAction.MoveAction
+
+    def row_of(self, key: int) -> int | None:
+        return next((r for r, t in enumerate(self._tiles) if t.key == key), None)
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = 0) -> Any:
         if not index.isValid() or index.row() >= len(self._tiles):
