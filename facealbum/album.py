@@ -32,6 +32,7 @@ from facealbum.engine.types import ENCODING_DIM, Face, Match
 
 if TYPE_CHECKING:
     from facealbum.engine.index import FaceIndex
+    from facealbum.engine.query import QueryAnalyser
 
 __all__ = ["Album", "LibraryError"]
 
@@ -39,21 +40,37 @@ __all__ = ["Album", "LibraryError"]
 class Album(PeopleMixin):
     """One open library. Use Album.open(directory)."""
 
-    def __init__(self, directory: Path, store: Store, settings: config.Settings) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        store: Store,
+        settings: config.Settings,
+        *,
+        isolate_engine: bool = False,
+    ) -> None:
         self.directory = directory
         self.settings = settings
         self._store = store
         self._index: FaceIndex | None = None
         self._index_state = "not opened"
         self._index_generation = -1  # the database generation the index matches
-        self._engines = threading.local()  # one FaceEngine per thread: dlib objects never shared
+        self._isolate_engine = isolate_engine
+        self._query: QueryAnalyser | None = None  # finds the faces of query images
+        self._query_settings: tuple[str, int] | None = None  # what it was built with
+        self._query_lock = threading.Lock()
         self._closed = False
 
     # -- library -------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, directory: Path, create: bool = True) -> Album:
-        """Open (or create) the library in `directory`; loads or rebuilds its index."""
+    def open(cls, directory: Path, create: bool = True, *, isolate_engine: bool = False) -> Album:
+        """Open (or create) the library in `directory`; loads or rebuilds its index.
+
+        `isolate_engine`: find the faces of query images (faces_in_image, search_image) in
+        a helper process, started on first use, instead of the calling thread. The GUI
+        wants this: dlib holds the GIL for the whole encoding, and a crash in it must
+        fail one request, not the window.
+        """
         directory = Path(directory).expanduser()
         db_path = directory / config.DATABASE_NAME
         if not db_path.is_file():
@@ -71,7 +88,8 @@ class Album(PeopleMixin):
             raise LibraryError(str(e)) from e
         except sqlite3.DatabaseError as e:
             raise LibraryError(f"{db_path} is not a usable library database: {e}") from e
-        album = cls(directory, store, config.load_settings(directory))
+        settings = config.load_settings(directory)
+        album = cls(directory, store, settings, isolate_engine=isolate_engine)
         try:
             album._open_index()
         except BaseException:
@@ -108,11 +126,12 @@ class Album(PeopleMixin):
         self.settings = settings
 
     def close(self) -> None:
-        """Save the index and close the database; safe to call twice."""
+        """Stop the face analysis, save the index and close the database; safe to call twice."""
         if self._closed:
             return
         self._closed = True
         try:
+            self._close_query_analyser()
             self.save_index()
         finally:
             self._store.close()
@@ -324,25 +343,35 @@ class Album(PeopleMixin):
 
     # -- search -------------------------------------------------------------------------
 
-    def _engine(self) -> Any:
-        engine = getattr(self._engines, "engine", None)
-        if engine is None:
-            from facealbum.engine.faces import FaceEngine
+    def _query_analyser(self) -> QueryAnalyser:
+        """The analyser for query images, rebuilt when the detection settings changed."""
+        from facealbum.engine.query import make_query_analyser
 
-            engine = FaceEngine(
-                detector=self.settings.detector, min_face_px=self.settings.min_face_px
-            )
-            self._engines.engine = engine
-        return engine
+        wanted = (self.settings.detector, self.settings.min_face_px)
+        with self._query_lock:
+            if self._closed:
+                raise LibraryError("the library is closed")
+            if self._query is not None and self._query_settings != wanted:
+                self._query.close()
+                self._query = None
+            if self._query is None:
+                self._query = make_query_analyser(*wanted, isolated=self._isolate_engine)
+                self._query_settings = wanted
+            return self._query
+
+    def _close_query_analyser(self) -> None:
+        with self._query_lock:
+            query, self._query = self._query, None
+        if query is not None:
+            query.close()
 
     def faces_in_image(self, source: str | Path | np.ndarray) -> list[Face]:
-        """Faces of a photo file or an upright RGB uint8 array (raises ImageLoadError)."""
-        engine = self._engine()
+        """Faces of a photo file or an upright RGB uint8 array (raises ImageLoadError;
+        QueryEngineError when the helper process of an isolated engine failed)."""
+        analyser = self._query_analyser()
         if isinstance(source, np.ndarray):
-            return list(engine.find_faces_in_pixels(source))
-        from facealbum.engine.images import load_image
-
-        return list(engine.find_faces(load_image(source, max_side=engine.detect_side)))
+            return analyser.faces_in_pixels(source)
+        return analyser.faces_in_file(source)
 
     def similar_to_encoding(
         self,

@@ -323,7 +323,7 @@ class LookalikePage(QWidget):
         def open_it() -> Any:
             from facealbum.album import Album
 
-            return Album.open(Path(folder), create=False)
+            return Album.open(Path(folder), create=False, isolate_engine=True)
 
         run_task(
             open_it,

@@ -48,7 +48,8 @@ PAGES = ("Library", "People", "Search", "Look-alike")
 def _open_album(directory: Path, create: bool) -> Any:
     from facealbum.album import Album  # heavy imports (numpy, hnswlib) stay off the GUI start
 
-    return Album.open(directory, create=create)
+    # Query images are analysed in a helper process: dlib would freeze (or crash) the window.
+    return Album.open(directory, create=create, isolate_engine=True)
 
 
 def _make_lookalike_page(parent: QWidget) -> QWidget:
