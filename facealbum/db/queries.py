@@ -146,10 +146,11 @@ def encodings_written_since(
             " WHERE encoding_generation > ? OR encoding_generation IS NULL",
             (int(generation),),
         ).fetchall()
-        current = conn.execute("SELECT id FROM faces ORDER BY id").fetchall()
+        # Straight from the cursor: a list of 1M one-tuples would cost more than the query.
+        cursor = conn.execute("SELECT id FROM faces ORDER BY id")
+        all_ids = np.fromiter((r[0] for r in cursor), dtype=np.int64)
     ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
     flat = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
-    all_ids = np.fromiter((r[0] for r in current), dtype=np.int64, count=len(current))
     return ids, flat.reshape(len(rows), ENCODING_DIM), all_ids
 
 

@@ -353,14 +353,17 @@ class FaceIndex:
         IndexCorrupt, changing nothing, when the database holds faces that the index lacks
         and `ids` does not bring: then it is not the older state of this database.
         """
-        ids_arr, vecs = self._check_batch(ids, vectors)
-        current = np.unique(np.asarray(current_ids, dtype=np.int64))
+        ids_arr, vecs = self._check_batch(ids, vectors)  # ids now unique
+        current = np.sort(np.asarray(current_ids, dtype=np.int64))
+        if len(current) > 1 and not (current[1:] > current[:-1]).all():
+            current = np.unique(current)
         with self._mutate:
-            held = np.unique(self.ids())
+            held = np.sort(self.ids())  # unique: ids() never repeats one
             gone = np.setdiff1d(held, current, assume_unique=True)
-            wanted = np.isin(ids_arr, current)  # written, then removed again
+            wanted = np.isin(ids_arr, current, assume_unique=True)  # written, then removed
             ids_arr, vecs = ids_arr[wanted], vecs[wanted]
-            unseen = np.setdiff1d(np.setdiff1d(current, held, assume_unique=True), ids_arr)
+            lacking = np.setdiff1d(current, held, assume_unique=True)
+            unseen = np.setdiff1d(lacking, ids_arr, assume_unique=True)
             if len(unseen):
                 raise IndexCorrupt(f"{len(unseen)} faces of the database are neither in it nor new")
             fresh = self._differs(ids_arr, vecs)
