@@ -17,8 +17,9 @@ import numpy as np
 from facealbum.db import people_queries as pq
 from facealbum.db import people_writes as pw
 from facealbum.engine.cluster import GroupingParams, regroup
+from facealbum.engine.faceset import FaceTable
 from facealbum.engine.incremental import join_new_faces
-from facealbum.engine.knn import KnnFn, build_knn
+from facealbum.engine.knn import KnnFn, build_knn, restricted_knn
 from facealbum.engine.suggest import SuggestParams, suggest_people
 
 if TYPE_CHECKING:
@@ -27,6 +28,9 @@ if TYPE_CHECKING:
 
 # Neighbours read per changed face to find the unassigned faces whose suggestion may change.
 NEIGHBOURS = 32
+# A full regroup searches the library's index when the faces it groups are at least this
+# share of it; fewer get an index of their own, denser in the faces that matter.
+REUSE_INDEX_SHARE = 0.5
 
 
 class Grouping:
@@ -45,6 +49,16 @@ class Grouping:
             return self.index.search_many
         table = pq.face_table_where(conn)
         return build_knn(table.encodings, table.face_ids)
+
+    def _knn_of_free(self, table: FaceTable) -> KnnFn | None:
+        """The library's index narrowed to the faces a full regroup groups, when they are
+        most of it: searching it costs a fraction of building a second index. None (the
+        engine builds its own) when they are few, or the index is not in step."""
+        index = self.index
+        free = table.face_ids[~table.assigned & table.groupable]
+        if index is None or len(index) != len(table) or len(free) < REUSE_INDEX_SHARE * len(table):
+            return None
+        return restricted_knn(index.search_many, free, len(free) / len(table))
 
     # -- groups -------------------------------------------------------------------------
 
@@ -77,7 +91,7 @@ class Grouping:
     def regroup_all(self, conn: sqlite3.Connection) -> list[int]:
         """Full regroup of unassigned faces (ids carried over); returns the unassigned ids."""
         table = pq.face_table_where(conn)
-        labels, _ = regroup(table, None, pq.next_group_id(conn), self.params)
+        labels, _ = regroup(table, self._knn_of_free(table), pq.next_group_id(conn), self.params)
         free = np.flatnonzero(~table.assigned)
         changed = free[labels[free] != table.group_ids[free]]
         pw.set_groups(conn, None, table.face_ids[changed].tolist(), labels[changed].tolist())

@@ -15,7 +15,7 @@ from facealbum.engine.cluster import (
 )
 from facealbum.engine.faceset import ASSIGNED_AUTO, ASSIGNED_USER, FaceTable
 from facealbum.engine.incremental import join_new_faces
-from facealbum.engine.knn import exact_knn
+from facealbum.engine.knn import exact_knn, restricted_knn
 from facealbum.engine.quality import is_groupable
 from facealbum.engine.suggest import suggest_people
 
@@ -267,3 +267,17 @@ def test_empty_face_table_can_be_built_and_grouped():
     lonely = table(people(1, 1)[0])
     ids, _, next_id = join_new_faces(empty, lonely, exact_knn(lonely.encodings, lonely.face_ids), 5)
     assert len(ids) == 0 and next_id == 5
+
+
+def test_restricted_search_answers_only_the_subset_nearest_first():
+    enc, _ = people(2, 10)
+    ids = np.arange(len(enc)) + 1
+    full = exact_knn(enc, ids)
+    subset = ids[::3]
+    found, dist = restricted_knn(full, subset, share=len(subset) / len(ids))(enc, 4)
+    want, want_dist = exact_knn(enc[::3], subset)(enc, 4)
+    assert found.shape == (len(enc), 4)
+    assert (found == want).all() and np.allclose(dist, want_dist)
+    # An over-optimistic share: rows come back short (padded), never with outsiders.
+    short, _ = restricted_knn(full, subset, share=1.0)(enc, 4)
+    assert np.isin(short[short >= 0], subset).all() and (short == -1).any()

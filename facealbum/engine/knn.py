@@ -86,3 +86,34 @@ def build_knn(vectors: np.ndarray, ids: np.ndarray) -> KnnFn:
     if len(vectors) <= EXACT_LIMIT:
         return exact_knn(vectors, ids)
     return hnsw_knn(vectors, ids)
+
+
+def restricted_knn(knn: KnnFn, allowed_ids: np.ndarray, share: float, max_k: int = 128) -> KnnFn:
+    """A search over a subset of an index: only `allowed_ids` are answered.
+
+    `share` is the subset's part of the index (0..1]: each query asks `knn` for about k /
+    share neighbours (at most max_k) so that some k of them are allowed, then keeps the
+    first k allowed ones; rows may come back shorter than k (padded with id -1) when the
+    subset is sparse around a query. Lets a regroup of most of a library reuse the
+    library's index instead of building a second one.
+    """
+    allowed = np.unique(np.asarray(allowed_ids, dtype=np.int64))
+    share = min(max(float(share), 1e-3), 1.0)
+
+    def search(queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        ask = min(max(k, int(np.ceil(k / share)) + 2), max(k, max_k))
+        found, dist = knn(queries, ask)
+        ok = np.zeros(found.shape, bool)
+        if len(allowed):
+            at = np.clip(np.searchsorted(allowed, found), 0, len(allowed) - 1)
+            ok = (found >= 0) & (allowed[at] == found)
+        rank = np.cumsum(ok, axis=1) - 1
+        ok &= rank < k
+        rows = np.broadcast_to(np.arange(len(found))[:, None], found.shape)
+        out_ids = np.full((len(found), k), -1, np.int64)
+        out_dist = np.full((len(found), k), np.inf, np.float32)
+        out_ids[rows[ok], rank[ok]] = found[ok]
+        out_dist[rows[ok], rank[ok]] = dist[ok]
+        return out_ids, out_dist
+
+    return search
