@@ -39,7 +39,7 @@ class LibraryContext(QObject):
         return ThumbnailCache(Path(self.album.directory) / THUMBNAIL_DIR_NAME)
 
     def has(self, method: str) -> bool:
-        """Whether the open library offers an action (people arrive in a later facade step)."""
+        """Whether a library is open and offers this action."""
         return self.album is not None and hasattr(self.album, method)
 
     def act(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from facealbum.ui.style import plural
 from facealbum.ui.tasks import run_task
 
 ALL_PHOTOS = -1
+FOLDER_COUNTS_EVERY_S = 3.0
 
 
 class Welcome(QWidget):
@@ -50,6 +52,9 @@ class Welcome(QWidget):
         text.setWordWrap(True)
         text.setFixedWidth(520)
         text.setTextFormat(Qt.TextFormat.RichText)
+        text.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+        # A centred label in a layout gets its one-line height; give it the wrapped one.
+        text.setMinimumHeight(text.heightForWidth(520))
         button = QPushButton("Add a photo folder…")
         button.setProperty("role", "primary")
         button.clicked.connect(self.add_folder)
@@ -68,6 +73,7 @@ class LibraryPage(QWidget):
         self._context = context
         self._folders_request = 0
         self._photos_request = 0
+        self._counts_due = 0.0  # time.monotonic() when the folder counts may refresh again
         self.loader = ImageLoader(None, parent=self)
         self.model = PhotoGridModel(self.loader, self)
         self.grid = PhotoGridView()
@@ -217,7 +223,9 @@ class LibraryPage(QWidget):
         if p.new_photo_ids and self.selected_folder_id() == ALL_PHOTOS:
             self.model.append_ids(p.new_photo_ids)
             self.count_label.setText(plural(self.model.rowCount(), "photo"))
-            if self.stack.currentIndex() == 0:
+            if self.stack.currentIndex() == 0 or time.monotonic() > self._counts_due:
+                # The folder counts follow the scan too, a few times a minute at most.
+                self._counts_due = time.monotonic() + FOLDER_COUNTS_EVERY_S
                 self.refresh_folders()
 
     # -- folder actions -------------------------------------------------------

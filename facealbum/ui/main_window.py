@@ -132,8 +132,8 @@ class MainWindow(QMainWindow):
         self._action(file, "&Rescan", self.library_page.rescan, "F5")
         self._action(file, "Find people in a &photo…", self._choose_search_file, "Ctrl+F")
         file.addSeparator()
-        self._action(file, "&Settings…", self.edit_settings, QKeySequence.StandardKey.Preferences)
-        self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self._action(file, "&Settings…", self.edit_settings, _standard_key("Preferences", "Ctrl+,"))
+        self._action(file, "&Quit", self.close, _standard_key("Quit", "Ctrl+Q"))
         edit = bar.addMenu("&Edit")
         self.undo_action = self._action(edit, "&Undo", self.undo, QKeySequence.StandardKey.Undo)
         self._action(edit, "&Paste photo to search", self.paste, QKeySequence.StandardKey.Paste)
@@ -374,6 +374,12 @@ class MainWindow(QMainWindow):
             pool("scan").waitForDone(10000)  # a cancelled scan stops after its current photos
             album.close()
         event.accept()
+
+
+def _standard_key(name: str, fallback: str) -> QKeySequence:
+    """The platform's key for a standard action; some desktops define none for these."""
+    key = QKeySequence(getattr(QKeySequence.StandardKey, name))
+    return QKeySequence(fallback) if key.isEmpty() else key
 
 
 def _describe(error: BaseException) -> str:

@@ -35,10 +35,14 @@ class NameHints(QWidget):
     ) -> None:
         super().__init__(parent)
         self._context = context
-        self.model = TileModel(loader, "hint", self)
+        self.model = TileModel(loader, "hint", self, HINT_TILE)
         self.view = TileView(tile_size=HINT_TILE)
         self.view.setModel(self.model)
-        self.view.setFixedHeight(HINT_TILE + 64)
+        # One row that scrolls sideways: these are a handful, the groups below need the room.
+        self.view.setFlow(TileView.Flow.LeftToRight)
+        self.view.setWrapping(False)
+        # The grid leaves room under the caption for the scroll bar.
+        self.view.setFixedHeight(self.view.gridSize().height() + 2 * self.view.frameWidth())
         self.label = QLabel()
         self.label.setProperty("role", "subtitle")
         self.confirm_button = QPushButton("Yes, that's them")

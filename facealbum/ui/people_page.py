@@ -202,6 +202,10 @@ class PeoplePage(QWidget):
         splitter.addWidget(top)
         splitter.addWidget(bottom)
         splitter.setChildrenCollapsible(False)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 1)
+        for view in (self.people_view, self.group_view):
+            view.setMinimumHeight(view.gridSize().height() + 12)  # one whole row of faces
 
         self.overview = QWidget()
         overview_layout = QVBoxLayout(self.overview)

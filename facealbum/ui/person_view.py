@@ -25,6 +25,9 @@ from facealbum.ui.style import plural
 from facealbum.ui.tasks import run_task
 from facealbum.ui.tiles import Tile, TileModel, TileView
 
+SUGGESTION_TILE = 96
+REMOVE_KEY = "Delete"
+
 
 def suggestion_tile(suggestion: Any, face: Any) -> Tile:
     """A suggested face, captioned with how sure the library is or where the name came from."""
@@ -64,12 +67,13 @@ class PersonView(QWidget):
         self.photos = PhotoGridView()
         self.photos.setModel(self.photos_model)
         self._photo_actions = PhotoActions(context, self.photos, self, self._extend_photo_menu)
-        self.suggest_model = TileModel(self.loader, "suggestion", self)
-        self.suggestions = TileView(tile_size=96)
+        self.suggest_model = TileModel(self.loader, "suggestion", self, SUGGESTION_TILE)
+        self.suggestions = TileView(tile_size=SUGGESTION_TILE)
         self.suggestions.setModel(self.suggest_model)
 
         back = QPushButton("← People")
         back.setShortcut("Alt+Left")
+        back.setToolTip("Back to everyone (Alt+Left)")
         back.clicked.connect(self.back)
         self.title = QLabel()
         self.title.setProperty("role", "title")
@@ -78,9 +82,9 @@ class PersonView(QWidget):
         self.delete_button = QPushButton("Delete…")
         self.delete_button.setToolTip("Forget this person; their faces become unnamed again")
         self.remove_button = QPushButton("Not them")
-        self.remove_button.setShortcut("Delete")
+        self.remove_button.setShortcut(REMOVE_KEY)
         self.remove_button.setToolTip(
-            "Take this person out of the selected photos; they are never put back (Delete)"
+            "Not them: take this person out of the selected photos for good (Delete)"
         )
         self.remove_button.setEnabled(False)
         header = QHBoxLayout()
@@ -196,6 +200,7 @@ class PersonView(QWidget):
         count = len(self.photos.selectionModel().selectedIndexes())
         name = self.person.name if self.person is not None else "them"
         self.remove_button.setText(f"Not {name}" + (f" ({count})" if count > 1 else ""))
+        self.remove_button.setShortcut(REMOVE_KEY)  # setText dropped it for the text's mnemonic
         self.remove_button.setEnabled(count > 0)
 
     # -- actions ------------------------------------------------------------------

@@ -10,7 +10,9 @@ from PySide6.QtGui import QColor, QPainter, QPixmap
 ACCENT = "#2a8c9e"
 
 STYLE_SHEET = f"""
-QListWidget#sidebar {{ background: palette(window); border: none; font-size: 14px; }}
+QListWidget#sidebar {{
+    background: palette(window); border: none; font-size: 14px; outline: 0;
+}}
 QListWidget#sidebar::item {{ padding: 10px 14px; border-radius: 6px; margin: 2px 6px; }}
 QListWidget#sidebar::item:selected {{ background: {ACCENT}; color: white; }}
 QLabel[role="title"] {{ font-size: 20px; font-weight: 600; }}

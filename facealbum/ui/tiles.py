@@ -50,12 +50,15 @@ class Tile:
 
 
 class TileModel(QAbstractListModel):
-    def __init__(self, loader: ImageLoader, kind: str, parent=None) -> None:
+    def __init__(
+        self, loader: ImageLoader, kind: str, parent=None, face_size: int = FACE_SIZE
+    ) -> None:
         super().__init__(parent)
         self._loader = loader
         self._kind = kind  # keeps image keys of different lists apart
+        self._size = face_size  # crops are made at the size shown: list views do not shrink them
         self._tiles: list[Tile] = []
-        self._placeholder = placeholder_pixmap(FACE_SIZE)
+        self._placeholder = placeholder_pixmap(face_size)
         loader.ready.connect(self._ready)
         loader.failed.connect(lambda key, _why: self._ready(key))
 
@@ -113,7 +116,7 @@ class TileModel(QAbstractListModel):
             key = self._image_key(tile)
             pm = self._loader.pixmap(key)
             if pm is None:
-                self._loader.request(key, tile.photo, FACE_SIZE, tile.box)
+                self._loader.request(key, tile.photo, self._size, tile.box)
                 return self._placeholder
             return pm
         if role == Qt.ItemDataRole.ToolTipRole:
