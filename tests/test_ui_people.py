@@ -120,6 +120,22 @@ def click_tile(qtbot, view: TileView, key: int, modifier=Qt.KeyboardModifier.NoM
     qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, modifier, rect.center())
 
 
+def drag(view: TileView, mime, onto) -> None:
+    """What a mouse drag delivers to the list under the pointer: enter, move, drop."""
+    at = onto.center()
+    move, left, plain = (
+        Qt.DropAction.MoveAction,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    for event in (
+        QDragEnterEvent(at, move, mime, left, plain),
+        QDragMoveEvent(at, move, mime, left, plain),
+        QDropEvent(QPointF(at), move, mime, left, plain),
+    ):
+        QApplication.sendEvent(view.viewport(), event)
+
+
 def open_person(qtbot, win: MainWindow, name: str):
     page = win.people_page
     person = person_named(win.context.album, name)
@@ -189,23 +205,27 @@ def test_merge_by_dropping_one_person_on_another(qtbot, open_window, monkeypatch
     )
     model = view.model()
     dragged = model.mimeData([model.index(model.row_of(rose.id))])
-    target = view.visualRect(model.index(model.row_of(leslie.id))).center()
-    move, left, plain = (
-        Qt.DropAction.MoveAction,
-        Qt.MouseButton.LeftButton,
-        Qt.KeyboardModifier.NoModifier,
-    )
-    # What a mouse drag delivers to the list under the pointer: enter, move, drop.
-    for event in (
-        QDragEnterEvent(target, move, dragged, left, plain),
-        QDragMoveEvent(target, move, dragged, left, plain),
-        QDropEvent(QPointF(target), move, dragged, left, plain),
-    ):
-        QApplication.sendEvent(view.viewport(), event)
+    drag(view, dragged, view.visualRect(model.index(model.row_of(leslie.id))))
 
     qtbot.waitUntil(lambda: "Rose" not in names(win), timeout=WAIT_MS)
     assert questions and "Merge Rose into Rose Leslie" in questions[0]
     assert person_named(album, "Rose Leslie").face_count == rose.face_count + leslie.face_count
+
+
+def test_dropping_a_group_on_a_person_gives_them_its_faces(qtbot, open_window):
+    win = open_window(lambda album: album.create_person("Joe Biden"))
+    album, page = win.context.album, win.people_page
+    biden = person_named(album, "Joe Biden")
+    group = album.face(faces_of(album, "biden_1")[0]).group_id
+    groups = page.group_model
+    dragged = groups.mimeData([groups.index(groups.row_of(group))])
+    view = page.people_view
+    drag(view, dragged, view.visualRect(view.model().index(view.model().row_of(biden.id))))
+
+    qtbot.waitUntil(lambda: page.group_model.row_of(group) is None, timeout=WAIT_MS)
+    assert names(win) == ["Barack Obama", "Guido van Rossum", "Joe Biden"]
+    photos = {Path(album.photo(p).path).stem for p in album.photo_ids(person_id=biden.id)}
+    assert {"biden_1", "biden_2"} <= photos
 
 
 def test_reject_one_suggestion_and_confirm_another(qtbot, open_window):
