@@ -96,7 +96,10 @@ class ProcessPool:
     holds at most `depth` tasks, which bounds memory and keeps cancel prompt.
     """
 
-    def __init__(self, workers: int, setup: Setup, depth: int = 2) -> None:
+    def __init__(
+        self, workers: int, setup: Setup, depth: int = 2, name: str = "facealbum-worker"
+    ) -> None:
+        self._name = name  # shown in process lists
         self._size = max(1, int(workers))
         self._setup = setup
         self._depth = max(1, int(depth))
@@ -182,7 +185,7 @@ class ProcessPool:
             target=_worker_main,
             args=(child_conn, self._setup),
             daemon=True,
-            name="facealbum-scan",
+            name=self._name,
         )
         with _worker_environment():
             process.start()

@@ -156,7 +156,7 @@ class ProcessQueryAnalyser:
         from facealbum.engine.pool import ProcessPool
 
         setup = functools.partial(_query_setup, detector, int(min_face_px))
-        self._pool = ProcessPool(1, setup, depth=1)
+        self._pool = ProcessPool(1, setup, depth=1, name="facealbum-search")
         self._turn = threading.Lock()  # ProcessPool is driven by one thread at a time
         self._closing = threading.Event()
 

@@ -241,7 +241,7 @@ class ScanPool:
         setup = functools.partial(_photo_handler, detector, min_face_px)
         # Two photos per worker: one running, one waiting, so no worker idles between
         # photos while memory and cancel latency stay bounded.
-        self._pool = ProcessPool(workers, setup, depth=2)
+        self._pool = ProcessPool(workers, setup, depth=2, name="facealbum-scan")
 
     @property
     def workers(self) -> int:

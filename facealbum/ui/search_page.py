@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from facealbum.ui.context import LibraryContext
-from facealbum.ui.dialogs import copy_files
+from facealbum.ui.dialogs import copy_files, describe_error
 from facealbum.ui.face_canvas import CanvasFace, FaceCanvas
 from facealbum.ui.image_loader import ImageLoader, pil_to_qimage
 from facealbum.ui.style import plural, similarity_percent
@@ -227,7 +227,8 @@ class SearchPage(QWidget):
     def _query_failed(self, request: int, error: BaseException) -> None:
         if request != self._request:
             return
-        self.canvas.set_message("This image could not be read.")
+        # The reason (a bad file, or the face finder having stopped) is the message.
+        self.canvas.set_message(describe_error(error))
         self.results_label.setText("")
         self._context.error.emit("Cannot search with this image", error)
 

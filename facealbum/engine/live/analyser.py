@@ -103,7 +103,7 @@ class ProcessAnalyser:
         from facealbum.engine.pool import ProcessPool, WorkerError
 
         self._error_type = WorkerError
-        self._pool = ProcessPool(1, _analysis_setup, depth=1)
+        self._pool = ProcessPool(1, _analysis_setup, depth=1, name="facealbum-live")
 
     def analyse(self, request: Request) -> Reply:
         for _task, result in self._pool.run([request]):
