@@ -31,6 +31,9 @@ NEIGHBOURS = 32
 # A full regroup searches the library's index when the faces it groups are at least this
 # share of it; fewer get an index of their own, denser in the faces that matter.
 REUSE_INDEX_SHARE = 0.5
+# Up to this many faces with a person, suggestions load them all (exact, about 10 MB);
+# beyond, only the ones the index finds near the faces being suggested for.
+LOAD_ASSIGNED_LIMIT = 20_000
 
 
 class Grouping:
@@ -72,7 +75,8 @@ class Grouping:
         if len(new) == 0:
             return
         found, dist = self._knn_all(conn)(new.encodings, self.params.k + 1)
-        neighbours = np.unique(found[found >= 0])
+        # Only neighbours close enough to link can join; farther groups need not be loaded.
+        neighbours = np.unique(found[(found >= 0) & (dist < self.params.link_distance)])
         library_ids = set(neighbours.tolist())
         library_ids |= set(pq.group_members(conn, pq.groups_of(conn, neighbours.tolist())))
         library = pq.face_table(conn, sorted(library_ids))
@@ -108,6 +112,18 @@ class Grouping:
         near = np.unique(found[(found >= 0) & (dist <= self.settings.tolerance)])
         return sorted(set(table.face_ids.tolist()) | set(near.tolist()))
 
+    def _people_near(self, conn: sqlite3.Connection, faces: FaceTable) -> FaceTable:
+        """Faces with a person that suggestions for `faces` compare to: all of them while
+        they are few, else only those the index finds near `faces` (a mature library may
+        have most of its faces named; loading them all after each scan would not scale)."""
+        index = self.index
+        assigned = pq.assigned_ids(conn)
+        if len(assigned) <= LOAD_ASSIGNED_LIMIT or index is None or len(index) == 0:
+            return pq.assigned_table(conn)
+        knn = restricted_knn(index.search_many, assigned, len(assigned) / len(index))
+        found, _ = knn(faces.encodings, self._suggest_params().k)
+        return pq.face_table(conn, np.unique(found[found >= 0]).tolist())
+
     def suggest(
         self,
         conn: sqlite3.Connection,
@@ -122,7 +138,7 @@ class Grouping:
         free = faces.face_ids.tolist()
         if not free:
             return 0
-        people = pq.assigned_table(conn)
+        people = self._people_near(conn, faces)
         found = suggest_people(
             faces,
             people,

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import itertools
 import sqlite3
 from collections.abc import Sequence
-from operator import itemgetter
 
 import numpy as np
 
@@ -49,17 +47,20 @@ def groups(conn: sqlite3.Connection, include_hidden: bool = False) -> list[Group
     """Candidate groups of unassigned faces, largest first (then oldest)."""
     # Read (group, face) pairs from the group index alone, never the face rows: a face
     # with a person has no group (set_person clears it), the few that might are dropped.
-    pairs = conn.execute("SELECT group_id, id FROM faces WHERE group_id IS NOT NULL").fetchall()
+    # One row per group (joined in C) is a third faster than one row per face at 100k.
+    rows = conn.execute(
+        "SELECT group_id, group_concat(id) FROM faces WHERE group_id IS NOT NULL GROUP BY group_id"
+    ).fetchall()
     stray = {
         r[0]
         for r in conn.execute("SELECT id FROM faces WHERE person_id > 0 AND +group_id IS NOT NULL")
     }
     hidden = {r[0] for r in conn.execute("SELECT id FROM face_groups WHERE hidden = 1")}
     out: list[GroupInfo] = []
-    for gid, members in itertools.groupby(pairs, key=itemgetter(0)):
+    for gid, members in rows:
         if gid in hidden and not include_hidden:
             continue
-        ids = tuple(f for _, f in members if f not in stray)
+        ids = tuple(sorted(f for f in map(int, members.split(",")) if f not in stray))
         if ids:
             out.append(GroupInfo(gid, ids, gid in hidden))
     out.sort(key=lambda g: (-len(g.face_ids), g.id))
@@ -238,6 +239,12 @@ def face_table_where(conn: sqlite3.Connection, where: str = "1", args: tuple = (
 def assigned_table(conn: sqlite3.Connection) -> FaceTable:
     """Every face with a person (by the user or automatically): what suggestions compare to."""
     return face_table_where(conn, "person_id IS NOT NULL AND assigned_by IN ('user', 'auto')")
+
+
+def assigned_ids(conn: sqlite3.Connection) -> np.ndarray:
+    """Ids of the faces with a person, from the person index alone (no face rows read)."""
+    rows = conn.execute("SELECT id FROM faces WHERE person_id > 0 ORDER BY id").fetchall()
+    return np.array([r[0] for r in rows], dtype=np.int64)
 
 
 def group_members(conn: sqlite3.Connection, group_ids: Sequence[int]) -> list[int]:
