@@ -31,7 +31,8 @@ import numpy as np
 # numpy scan answers a top-10 query faster than HNSW does, with perfect recall.
 EXACT_LIMIT = 2_000
 # HNSW parameters, measured on synthetic dlib-like encodings: recall@10 >= 0.99
-# against exact search up to 1M faces at well under 1 ms per query.
+# against exact search up to 1M faces at well under 1 ms per query (at 1M: 0.9997 at
+# 0.38 ms; ef 32 would give 0.996 at 0.23 ms).
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 200
 HNSW_EF = 64
