@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, Qt, Signal
@@ -25,74 +24,18 @@ from PySide6.QtWidgets import (
 
 from facealbum.ui.context import LibraryContext
 from facealbum.ui.image_loader import ImageLoader
-from facealbum.ui.name_hints import NameHints, hint_tile
+from facealbum.ui.name_hints import NameHints
+from facealbum.ui.people_loading import PeopleTiles, load_people_and_groups
 from facealbum.ui.person_view import PersonView
 from facealbum.ui.style import plural
 from facealbum.ui.tasks import run_task
 from facealbum.ui.tiles import (
     TILE_KEY_ROLE,
-    Tile,
     TileModel,
     TileView,
     keys_from_mime,
     tile_mime_type,
 )
-
-MAX_GROUPS = 400  # the largest groups; the rest are mostly single stray faces
-
-
-@dataclass(frozen=True)
-class PeopleTiles:
-    people: list[Tile]
-    groups: list[Tile]
-    hints: list[Tile]  # faces other apps named in XMP, with a name nobody has here yet
-    names: list[str]  # every person's name, hidden ones too, for completion
-
-
-def load_people_and_groups(album: Any, include_hidden: bool) -> PeopleTiles:
-    """Tiles for every person, the largest groups and the XMP names (on a worker thread)."""
-    everyone = album.people(include_hidden=True)
-    people = [p for p in everyone if include_hidden or not p.hidden]
-    groups = album.groups(include_hidden=include_hidden)[:MAX_GROUPS]
-    hints = [s for s in album.suggestions() if s.person_id is None][:MAX_GROUPS]
-    wanted = [p.cover_face_id for p in people if p.cover_face_id is not None]
-    wanted += [g.face_ids[0] for g in groups if g.face_ids]
-    wanted += [s.face_id for s in hints]
-    faces = album.faces_by_id(wanted)
-    person_tiles = []
-    for p in people:
-        cover = faces.get(p.cover_face_id) if p.cover_face_id is not None else None
-        hidden = " (hidden)" if p.hidden else ""
-        person_tiles.append(
-            Tile(
-                p.id,
-                p.name + hidden,
-                plural(p.photo_count, "photo"),
-                cover.photo if cover else None,
-                cover.box if cover else None,
-                f"{p.name}: {plural(p.face_count, 'face')} in {plural(p.photo_count, 'photo')}"
-                "\nDouble-click to open; drag onto someone to merge",
-                p,
-            )
-        )
-    group_tiles = []
-    for g in groups:
-        cover = faces.get(g.face_ids[0]) if g.face_ids else None
-        group_tiles.append(
-            Tile(
-                g.id,
-                "Hidden group" if g.hidden else "Who is this?",
-                plural(len(g.face_ids), "face"),
-                cover.photo if cover else None,
-                cover.box if cover else None,
-                "Select, then type a name below; double-click to name;"
-                " drag onto a person to give them these faces",
-                g,
-            )
-        )
-    hint_tiles = [hint_tile(s, faces.get(s.face_id)) for s in hints]
-    names = sorted((p.name for p in everyone), key=str.casefold)
-    return PeopleTiles(person_tiles, group_tiles, hint_tiles, names)
 
 
 class PeopleView(TileView):
