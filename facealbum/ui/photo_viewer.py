@@ -65,7 +65,12 @@ class PhotoViewer(QDialog):
         names = sorted({f.person_name for f in faces if f.person_name})
         shown = ", ".join(names) if names else "nobody named yet"
         taken = f" · {info.taken_at[:10]}" if info.taken_at else ""
-        self.caption.setText(f"{info.path}{taken} · {len(faces)} faces · {shown}")
+        path = Path(info.path)
+        # Folder and file name: enough to find it; the whole path is in the tooltip.
+        self.caption.setText(
+            f"{path.parent.name} / {path.name}{taken} · {len(faces)} faces · {shown}"
+        )
+        self.caption.setToolTip(str(path))
         self.canvas.set_picture(
             QPixmap.fromImage(image),
             [CanvasFace(f.id, f.box, f.person_name or "") for f in faces],
