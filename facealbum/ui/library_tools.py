@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from facealbum.ui.context import LibraryContext
@@ -54,6 +55,7 @@ def export_xmp(context: LibraryContext, parent: QWidget) -> None:
 def show_export_report(parent: QWidget, written: int, errors: list[str]) -> QMessageBox:
     """Non-modal: the user reads it while working on; every failure is listed in full."""
     box = QMessageBox(parent)
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     box.setWindowTitle("Write names to XMP sidecars")
     done = f"{plural(written, 'sidecar')} written."
     if errors:

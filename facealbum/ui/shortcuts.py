@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import re
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -86,6 +87,7 @@ class ShortcutsDialog(QDialog):
     def __init__(self, rows: list[tuple[str, str, str]], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Keyboard shortcuts")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.rows = rows
         layout = QVBoxLayout(self)
         self.label = QLabel(shortcuts_html(rows))
