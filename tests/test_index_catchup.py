@@ -299,3 +299,28 @@ def test_catching_up_counts_only_real_changes(tmp_path: Path, exact_limit: int):
     assert sorted(index.ids().tolist()) == current.tolist()
     ids, dist = index.search(new[1], 1)
     assert ids[0] == 6 and dist[0] < EXACT
+
+
+def test_closing_without_changes_rewrites_nothing(tmp_path: Path):
+    lib = tmp_path / "lib"
+    make_library(lib, 3)
+    before = {f.name: f.stat().st_mtime_ns for f in (lib / "index").iterdir()}
+    with Album.open(lib) as album:
+        assert album.index_state == "loaded"
+    assert {f.name: f.stat().st_mtime_ns for f in (lib / "index").iterdir()} == before
+
+
+def test_a_save_leaves_another_processs_save_in_progress_alone(tmp_path: Path):
+    index = FaceIndex(tmp_path)
+    index.add([1, 2], np.stack([encoding(1), encoding(2)]))
+    index.save(4)
+    older = tmp_path / "faces-3-0123456789ab.ids.npz"  # left by a save that crashed
+    theirs = tmp_path / "faces-6-ba9876543210.hnsw"  # being written by another process
+    older.write_bytes(b"x")
+    theirs.write_bytes(b"x")
+    index.add([3], encoding(3)[None, :])
+    index.save(5)
+    assert not older.exists() and theirs.exists()
+    reopened = FaceIndex(tmp_path)
+    assert reopened.open(5, lambda: pytest.fail("must load")) == "loaded"
+    assert sorted(reopened.ids().tolist()) == [1, 2, 3]

@@ -118,6 +118,8 @@ class FaceIndex:
         self.ef = ef
         self._lock = _ReadWriteLock()  # searches read; applying a change writes
         self._mutate = threading.Lock()  # one change (or save) at a time
+        self._changes = 0  # bumped by every change: a save with nothing new is skipped
+        self._saved: tuple[int, int] | None = None  # (generation, _changes) on disk
         self._reset_exact(0)
 
     # ----------------------------------------------------------------- state
@@ -198,6 +200,7 @@ class FaceIndex:
         """Replace the whole content; exact or HNSW by size."""
         ids_arr, vecs = self._check_batch(ids, vectors)
         with self._mutate:
+            self._changes += 1
             if len(ids_arr) <= self.exact_limit:
                 with self._lock.write():
                     self._reset_exact(len(ids_arr))
@@ -213,9 +216,12 @@ class FaceIndex:
         """Write the index atomically, recording `generation`.
 
         Data files get fresh names and the small metadata file naming them is replaced
-        last, so a crash at any point leaves either the old or the new index.
+        last, so a crash at any point leaves either the old or the new index. Nothing is
+        written when the files on disk already hold this content at this generation.
         """
         with self._mutate:
+            if self._saved == (generation, self._changes) and self._saved_meta() == generation:
+                return
             self.directory.mkdir(parents=True, exist_ok=True)
             token = f"{_DATA_PREFIX}{generation}-{uuid.uuid4().hex[:12]}"
             ids_path = self.directory / f"{token}.ids.npz"
@@ -255,12 +261,32 @@ class FaceIndex:
                 _sync(f)
             os.replace(tmp, self.directory / META_NAME)
             _sync_dir(self.directory)
-            self._remove_unreferenced({ids_path.name, data_path.name})
+            self._saved = (int(generation), self._changes)
+            self._remove_unreferenced({ids_path.name, data_path.name}, generation)
 
-    def _remove_unreferenced(self, keep: set[str]) -> None:
+    def _remove_unreferenced(self, keep: set[str], generation: int) -> None:
+        """Delete the data files of earlier saves. Another process may save into this
+        folder at the same time: keep the files the metadata on disk names now (they may
+        be its), and files of this or a later generation (its save in progress)."""
+        try:
+            meta = json.loads((self.directory / META_NAME).read_text(encoding="utf-8"))
+            keep = keep | {str(v["name"]) for v in meta["files"].values()}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            pass
         for path in self.directory.glob(f"{_DATA_PREFIX}*"):
-            if path.name not in keep:
+            if path.name not in keep and _file_generation(path.name) < generation:
                 path.unlink(missing_ok=True)
+
+    def _saved_meta(self) -> int | None:
+        """The generation the metadata on disk records, if it and its files are there."""
+        try:
+            meta = json.loads((self.directory / META_NAME).read_text(encoding="utf-8"))
+            names = [str(v["name"]) for v in meta["files"].values()]
+            if all((self.directory / name).is_file() for name in names):
+                return int(meta["generation"])
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            pass
+        return None
 
     def _load(self, generation: int, allow_older: bool = False) -> int:
         """Load the saved index; returns the generation it was saved at."""
@@ -305,7 +331,9 @@ class FaceIndex:
         if repeated:
             self._reset_exact(0)
             raise IndexCorrupt("ids file repeats an id")
-        self._remove_unreferenced({p.name for p in paths.values()})
+        self._changes += 1
+        self._saved = (saved, self._changes)
+        self._remove_unreferenced({p.name for p in paths.values()}, generation)
         return saved
 
     def _verified(self, name: str, size: int, crc: int) -> Path:
@@ -393,6 +421,7 @@ class FaceIndex:
     def _add_locked(self, ids_arr: np.ndarray, vecs: np.ndarray, threads: int) -> None:
         if not len(ids_arr):
             return
+        self._changes += 1
         if self._hnsw is None:
             if self._n + len(ids_arr) > self.exact_limit:
                 new = np.fromiter((i not in self._row for i in ids_arr.tolist()), bool)
@@ -408,6 +437,7 @@ class FaceIndex:
         wanted = ids.tolist()
         if not wanted:
             return
+        self._changes += 1
         with self._lock.write():
             if self._hnsw is None:
                 for face_id in wanted:
@@ -672,6 +702,14 @@ def _load_vectors(path: Path, count: int, dim: int) -> np.ndarray:
     if vecs.dtype != np.float32 or vecs.shape != (count, dim):
         raise IndexCorrupt(f"vectors are {vecs.shape} {vecs.dtype}, expected ({count}, {dim})")
     return vecs
+
+
+def _file_generation(name: str) -> int:
+    """The generation in a data file's name (faces-<generation>-<token>.<ext>), else -1."""
+    try:
+        return int(name[len(_DATA_PREFIX) :].split("-", 1)[0])
+    except ValueError:
+        return -1
 
 
 def _crc32(path: Path) -> int:
