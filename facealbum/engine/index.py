@@ -19,13 +19,26 @@ import json
 import os
 import threading
 import uuid
-import zlib
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import hnswlib
 import numpy as np
+
+from facealbum.engine.index_files import (
+    DATA_PREFIX,
+    IndexCorrupt,
+    crc32,
+    describe_file,
+    file_generation,
+    load_ids,
+    load_vectors,
+    sync,
+    sync_dir,
+)
+from facealbum.engine.rwlock import ReadWriteLock
+
+__all__ = ["EXACT_LIMIT", "META_NAME", "FaceIndex", "IndexCorrupt"]
 
 # Measured by bench/search.py (bench/results/search.json): below this many faces a
 # numpy scan answers a top-10 query faster than HNSW does, with perfect recall.
@@ -39,57 +52,12 @@ HNSW_EF = 64
 
 FORMAT_VERSION = 1
 META_NAME = "index.json"
-_DATA_PREFIX = "faces-"
 _GROWTH = 1.5  # hnswlib needs a capacity up front: grow it geometrically
-_CRC_CHUNK = 1 << 22
 # (ids, encodings written since a generation, every id the database holds now)
 Changes = tuple[np.ndarray, np.ndarray, np.ndarray]
 # OpenBLAS spreads a larger matrix-vector product over threads, which on busy cores
 # turns 0.1 ms into tens of ms; blocks this small stay on the calling thread.
 _GEMV_ROWS = 2048
-
-
-class _ReadWriteLock:
-    """Many readers at once, or one writer; a waiting writer goes before new readers."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._readers = 0
-        self._writing = False
-        self._writers_waiting = 0
-
-    @contextmanager
-    def read(self) -> Iterator[None]:
-        with self._cond:
-            while self._writing or self._writers_waiting:
-                self._cond.wait()
-            self._readers += 1
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._readers -= 1
-                if not self._readers:
-                    self._cond.notify_all()
-
-    @contextmanager
-    def write(self) -> Iterator[None]:
-        with self._cond:
-            self._writers_waiting += 1
-            while self._writing or self._readers:
-                self._cond.wait()
-            self._writers_waiting -= 1
-            self._writing = True
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._writing = False
-                self._cond.notify_all()
-
-
-class IndexCorrupt(Exception):
-    """The saved index cannot be trusted; the message says why."""
 
 
 class FaceIndex:
@@ -116,7 +84,7 @@ class FaceIndex:
         self.m = m
         self.ef_construction = ef_construction
         self.ef = ef
-        self._lock = _ReadWriteLock()  # searches read; applying a change writes
+        self._lock = ReadWriteLock()  # searches read; applying a change writes
         self._mutate = threading.Lock()  # one change (or save) at a time
         self._changes = 0  # bumped by every change: a save with nothing new is skipped
         self._saved: tuple[int, int] | None = None  # (generation, _changes) on disk
@@ -223,14 +191,14 @@ class FaceIndex:
             if self._saved == (generation, self._changes) and self._saved_meta() == generation:
                 return
             self.directory.mkdir(parents=True, exist_ok=True)
-            token = f"{_DATA_PREFIX}{generation}-{uuid.uuid4().hex[:12]}"
+            token = f"{DATA_PREFIX}{generation}-{uuid.uuid4().hex[:12]}"
             ids_path = self.directory / f"{token}.ids.npz"
             if self._hnsw is None:
                 data_path = self.directory / f"{token}.vectors.npy"
                 live = self._ids[: self._n]
                 with open(data_path, "wb") as f:
                     np.save(f, self._vecs[: self._n], allow_pickle=False)
-                    _sync(f)
+                    sync(f)
                 dead = np.empty(0, dtype=np.int64)
                 elements = self._n
             else:
@@ -239,11 +207,11 @@ class FaceIndex:
                 dead = np.fromiter(self._dead, dtype=np.int64, count=len(self._dead))
                 self._hnsw.save_index(str(data_path))
                 with open(data_path, "rb+") as f:
-                    _sync(f)
+                    sync(f)
                 elements = self._hnsw.element_count
             with open(ids_path, "wb") as f:
                 np.savez(f, ids=live, dead=dead)
-                _sync(f)
+                sync(f)
             meta = {
                 "format": FORMAT_VERSION,
                 "generation": int(generation),
@@ -253,14 +221,14 @@ class FaceIndex:
                 "count": int(len(live)),
                 "elements": int(elements),
                 "params": {"M": self.m, "ef_construction": self.ef_construction, "ef": self.ef},
-                "files": {"ids": _describe_file(ids_path), "data": _describe_file(data_path)},
+                "files": {"ids": describe_file(ids_path), "data": describe_file(data_path)},
             }
             tmp = self.directory / f"{META_NAME}.tmp"
             with open(tmp, "w", encoding="utf-8") as f:
                 json.dump(meta, f, indent=1)
-                _sync(f)
+                sync(f)
             os.replace(tmp, self.directory / META_NAME)
-            _sync_dir(self.directory)
+            sync_dir(self.directory)
             self._saved = (int(generation), self._changes)
             self._remove_unreferenced({ids_path.name, data_path.name}, generation)
 
@@ -273,8 +241,8 @@ class FaceIndex:
             keep = keep | {str(v["name"]) for v in meta["files"].values()}
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             pass
-        for path in self.directory.glob(f"{_DATA_PREFIX}*"):
-            if path.name not in keep and _file_generation(path.name) < generation:
+        for path in self.directory.glob(f"{DATA_PREFIX}*"):
+            if path.name not in keep and file_generation(path.name) < generation:
                 path.unlink(missing_ok=True)
 
     def _saved_meta(self) -> int | None:
@@ -313,9 +281,9 @@ class FaceIndex:
         if saved < generation and not allow_older:
             raise _Stale(f"saved at generation {saved}, database at {generation}")
         paths = {key: self._verified(*spec) for key, spec in files.items()}
-        live, dead = _load_ids(paths["ids"], count)
+        live, dead = load_ids(paths["ids"], count)
         if mode == "exact":
-            vecs = _load_vectors(paths["data"], count, self.dim)
+            vecs = load_vectors(paths["data"], count, self.dim)
             with self._lock.write():
                 self._reset_exact(count)
                 self._exact_add(live, vecs)
@@ -341,7 +309,7 @@ class FaceIndex:
         path = self.directory / name
         if Path(name).name != name or not path.is_file():
             raise FileNotFoundError(path)
-        if path.stat().st_size != size or _crc32(path) != crc:
+        if path.stat().st_size != size or crc32(path) != crc:
             raise IndexCorrupt(f"{name} does not match its checksum")
         return path
 
@@ -681,63 +649,3 @@ class FaceIndex:
 
 class _Stale(Exception):
     """The saved index belongs to another database generation."""
-
-
-def _load_ids(path: Path, count: int) -> tuple[np.ndarray, np.ndarray]:
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            live, dead = data["ids"], data["dead"]
-    except (OSError, ValueError, KeyError) as e:
-        raise IndexCorrupt(f"unreadable ids: {e}") from e
-    if live.dtype != np.int64 or live.shape != (count,) or dead.dtype != np.int64:
-        raise IndexCorrupt(f"ids file holds {live.shape} {live.dtype}, expected {count}")
-    return live, dead
-
-
-def _load_vectors(path: Path, count: int, dim: int) -> np.ndarray:
-    try:
-        vecs = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise IndexCorrupt(f"unreadable vectors: {e}") from e
-    if vecs.dtype != np.float32 or vecs.shape != (count, dim):
-        raise IndexCorrupt(f"vectors are {vecs.shape} {vecs.dtype}, expected ({count}, {dim})")
-    return vecs
-
-
-def _file_generation(name: str) -> int:
-    """The generation in a data file's name (faces-<generation>-<token>.<ext>), else -1."""
-    try:
-        return int(name[len(_DATA_PREFIX) :].split("-", 1)[0])
-    except ValueError:
-        return -1
-
-
-def _crc32(path: Path) -> int:
-    crc = 0
-    with open(path, "rb") as f:
-        while chunk := f.read(_CRC_CHUNK):
-            crc = zlib.crc32(chunk, crc)
-    return crc
-
-
-def _describe_file(path: Path) -> dict[str, object]:
-    return {"name": path.name, "size": path.stat().st_size, "crc32": _crc32(path)}
-
-
-def _sync(f) -> None:
-    f.flush()
-    os.fsync(f.fileno())
-
-
-def _sync_dir(directory: Path) -> None:
-    """Make the rename durable; not every platform can open a directory."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
