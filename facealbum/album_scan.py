@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from facealbum.album_types import ScanProgress
+from facealbum.album_types import LibraryError, ScanProgress
 from facealbum.db import queries, scan_writes
 from facealbum.engine.scanner import (
     Analysed,
@@ -24,6 +24,7 @@ from facealbum.engine.scanner import (
     ScanClock,
     ScanPool,
     ScanResult,
+    WorkerStartError,
     plan_scan,
     walk_photos,
 )
@@ -121,6 +122,10 @@ class ScanJob:
                     if self.retry and not self.cancel.is_set():
                         retry, self.retry = self.retry, []
                         self._analyse(pool, retry, None)
+        except WorkerStartError as e:
+            # Nothing can be analysed (e.g. the face models are missing): one message for
+            # the whole scan, and the photos stay unscanned rather than marked unreadable.
+            raise LibraryError(f"cannot analyse photos: {_start_failure(e)}") from e
         finally:
             # Whatever happens (cancel, Ctrl-C, an error), keep what was analysed.
             self._flush()
@@ -242,3 +247,10 @@ class ScanJob:
         if not gone:
             return
         self.album.write_faces(lambda conn: scan_writes.remove_photos(conn, gone))
+
+
+def _start_failure(error: WorkerStartError) -> str:
+    """The worker's reason without the exception class name it was reported with."""
+    text = str(error)
+    kind, sep, rest = text.partition(": ")
+    return rest if sep and kind.isidentifier() and kind[:1].isupper() else text

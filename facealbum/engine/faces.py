@@ -117,9 +117,13 @@ class FaceEngine:
             for (rect, score), chip, encoding in zip(found, chips, encodings, strict=True)
         ]
 
-    def analyse_file(self, path: str | Path) -> PhotoAnalysis:
-        """Everything the library stores about one photo; raises ImageLoadError if unreadable."""
-        data = read_photo_bytes(path)
+    def analyse_file(self, path: str | Path, data: bytes | None = None) -> PhotoAnalysis:
+        """Everything the library stores about one photo; raises ImageLoadError if unreadable.
+
+        ``data``: the file's bytes when the caller has already read them.
+        """
+        if data is None:
+            data = read_photo_bytes(path)
         try:
             stat = os.stat(path)
         except OSError:

@@ -213,12 +213,15 @@ def analyse_photo(
 
     fail = functools.partial(Failed, photo.path, photo.size, photo.mtime)
     try:
+        data = None
         if moved_candidates:
-            digest = fingerprint(read_photo_bytes(photo.path))
+            data = read_photo_bytes(photo.path)
+            digest = fingerprint(data)
             old_path = moved_candidates.get(digest)
             if old_path is not None:
                 return Moved(photo.path, photo.size, photo.mtime, digest, old_path)
-        return Analysed(engine.analyse_file(photo.path))  # type: ignore[attr-defined]
+        # The bytes already read are analysed as they are: the file is read only once.
+        return Analysed(engine.analyse_file(photo.path, data))  # type: ignore[attr-defined]
     except ImageLoadError as exc:
         return fail(exc.reason)
     except MemoryError:
