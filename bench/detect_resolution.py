@@ -8,10 +8,15 @@ from other work on the machine hits them alike.
 
 Images: the labelled development photos, and 12-megapixel JPEGs composed here
 from their faces (portraits, couples, and group photos with small faces).
+With ``--scan-library DIR`` (a library built by ``bench/scan.py --keep DIR``) it
+instead measures on the scan benchmark's photos, whose true faces are known:
+true faces found per setting, photo by photo against the reference on the
+unrotated photos (the CLI ignores EXIF orientation), and CPU per photo.
 
     python bench/detect_resolution.py [--faces DIR] [--composed N] [--quick]
+    python bench/detect_resolution.py --scan-library DIR [--photos N]
 
-Writes bench/results/detect_resolution.json.
+Writes bench/results/detect_resolution.json (the scan-library part under its own key).
 """
 
 from __future__ import annotations
@@ -53,6 +58,12 @@ class Candidate:
     def name(self) -> str:
         return f"{self.side}/u{self.upsample}" + ("/grey" if self.grey else "")
 
+    @classmethod
+    def parse(cls, name: str) -> Candidate:
+        """Parse a name such as 1000/u1/grey."""
+        side, upsample, *rest = name.split("/")
+        return cls(int(side), int(upsample.lstrip("u")), grey=rest == ["grey"])
+
 
 CANDIDATES = [
     Candidate(1600, 1),
@@ -63,6 +74,17 @@ CANDIDATES = [
     Candidate(800, 0),
     Candidate(1200, 1, grey=True),
     Candidate(1600, 0, grey=True),
+]
+
+
+# Settings tried on the scan benchmark's photos (--scan-library).
+SCAN_CANDIDATES = [
+    "1000/u1",
+    "1000/u1/grey",
+    "900/u1/grey",
+    "2000/u0/grey",
+    "1800/u0/grey",
+    "1600/u0",
 ]
 
 
@@ -258,7 +280,23 @@ def main() -> None:
     parser.add_argument("--faces", type=Path, default=DEFAULT_FACES)
     parser.add_argument("--composed", type=int, default=3, help="photos per layout kind")
     parser.add_argument("--quick", action="store_true", help="only a few candidates")
+    parser.add_argument("--scan-library", type=Path, help="a library built by bench/scan.py")
+    parser.add_argument("--photos", type=int, default=150, help="scan-library photos to use")
+    parser.add_argument(
+        "--candidates", default=",".join(SCAN_CANDIDATES), help="comma-separated settings"
+    )
     args = parser.parse_args()
+    if args.scan_library is not None:
+        from detect_scan_photos import measure_scan_photos
+
+        chosen = [Candidate.parse(n) for n in args.candidates.split(",")]
+        part = measure_scan_photos(args.scan_library, chosen, args.photos)
+        results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+        results["scan_bench_photos"] = part
+        RESULTS.write_text(json.dumps(results, indent=1))
+        for name, s in part["summary"].items():
+            print(f"  {name:16} {s}")
+        return
     candidates = CANDIDATES[:1] + CANDIDATES[3:4] if args.quick else CANDIDATES
 
     labelled = [
