@@ -145,6 +145,7 @@ class Grouping:
             pq.rejections_of(conn, free),
             params=self._suggest_params(),
             allow_auto=allow_auto and self.settings.auto_assign,
+            person_sizes=pq.person_sizes(conn),  # people may hold only the faces found near
         )
         auto = [s for s in found if s.auto]
         rows = [(s.face_id, s.person_id, s.distance, s.confidence) for s in found if not s.auto]

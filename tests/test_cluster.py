@@ -281,3 +281,50 @@ def test_restricted_search_answers_only_the_subset_nearest_first():
     # An over-optimistic share: rows come back short (padded), never with outsiders.
     short, _ = restricted_knn(full, subset, share=1.0)(enc, 4)
     assert np.isin(short[short >= 0], subset).all() and (short == -1).any()
+
+
+def _directions(n: int, seed: int = 11) -> np.ndarray:
+    """n orthonormal directions in encoding space."""
+    q, _ = np.linalg.qr(np.random.default_rng(seed).normal(size=(DIM, n)))
+    return q.T
+
+
+def test_a_stranger_close_to_one_face_of_a_person_is_not_suggested():
+    # Person 7: three photos about 0.4 apart, as real photos of one person are. A stranger
+    # sits 0.55 from one of them (inside the 0.6 tolerance) but 0.68 from the other two;
+    # a new photo of the person is about 0.4 from each of their faces.
+    u = _directions(5)
+    centre = np.random.default_rng(2).normal(0, 0.056, DIM)
+    named = centre + 0.28 * u[:3]
+    stranger = named[0] + 0.55 * u[3]
+    true_face = centre + 0.28 * u[4]
+    enc = np.vstack([named, stranger, true_face]).astype(np.float32)
+    faces = table(enc, person_ids=[7, 7, 7, 0, 0])
+    assert np.linalg.norm(enc[3] - enc[0]) < 0.6 and np.linalg.norm(enc[4] - enc[0]) < 0.45
+
+    sugg = {s.face_id: s.person_id for s in suggest_people(faces, faces, allow_auto=False)}
+
+    assert int(faces.face_ids[3]) not in sugg
+    assert sugg.get(int(faces.face_ids[4])) == 7
+
+
+def test_a_person_named_on_one_photo_is_still_suggested_for_their_other_photos():
+    # With one named face there is no more support to ask for: a photo of them 0.5 away
+    # (real photos of one person lie up to about 0.53 apart) is offered, 0.57 is not.
+    u = _directions(3, seed=4)
+    base = np.random.default_rng(3).normal(0, 0.056, DIM)
+    enc = np.vstack([base, base + 0.5 * u[0], base + 0.57 * u[1]]).astype(np.float32)
+    faces = table(enc, person_ids=[7, 0, 0])
+    sugg = {s.face_id: s.person_id for s in suggest_people(faces, faces, allow_auto=False)}
+    assert sugg == {int(faces.face_ids[1]): 7}
+
+
+def test_support_counts_faces_of_the_person_the_search_did_not_return():
+    # The person has four faces but the table holds only the one near the new face (a large
+    # library loads only faces the index finds near): their size still asks for support.
+    u = _directions(2, seed=8)
+    base = np.random.default_rng(9).normal(0, 0.056, DIM)
+    enc = np.vstack([base, base + 0.5 * u[0]]).astype(np.float32)
+    faces = table(enc, person_ids=[7, 0])
+    assert suggest_people(faces, faces, allow_auto=False, person_sizes={7: 1})
+    assert not suggest_people(faces, faces, allow_auto=False, person_sizes={7: 4})

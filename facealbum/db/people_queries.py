@@ -43,27 +43,58 @@ def person_name(conn: sqlite3.Connection, person_id: int) -> str | None:
     return None if row is None else row[0]
 
 
-def groups(conn: sqlite3.Connection, include_hidden: bool = False) -> list[GroupInfo]:
-    """Candidate groups of unassigned faces, largest first (then oldest)."""
+def groups(
+    conn: sqlite3.Connection, include_hidden: bool = False, limit: int | None = None
+) -> list[GroupInfo]:
+    """Candidate groups of unassigned faces, largest first (then oldest); the first
+    `limit` of them when given."""
     # Read (group, face) pairs from the group index alone, never the face rows: a face
     # with a person has no group (set_person clears it), the few that might are dropped.
-    # One row per group (joined in C) is a third faster than one row per face at 100k.
-    rows = conn.execute(
-        "SELECT group_id, group_concat(id) FROM faces WHERE group_id IS NOT NULL GROUP BY group_id"
-    ).fetchall()
-    stray = {
-        r[0]
-        for r in conn.execute("SELECT id FROM faces WHERE person_id > 0 AND +group_id IS NOT NULL")
-    }
+    stray = dict(
+        conn.execute(
+            "SELECT id, group_id FROM faces WHERE person_id > 0 AND +group_id IS NOT NULL"
+        ).fetchall()
+    )
     hidden = {r[0] for r in conn.execute("SELECT id FROM face_groups WHERE hidden = 1")}
+    if limit is None:
+        # One row per group (joined in C) is a third faster than one row per face at 100k.
+        rows = conn.execute(
+            "SELECT group_id, group_concat(id) FROM faces WHERE group_id IS NOT NULL"
+            " GROUP BY group_id"
+        ).fetchall()
+        members = {g: m for g, m in rows if include_hidden or g not in hidden}
+    else:
+        members = _largest_groups(conn, hidden if not include_hidden else set(), stray, limit)
     out: list[GroupInfo] = []
-    for gid, members in rows:
-        if gid in hidden and not include_hidden:
-            continue
-        ids = tuple(sorted(f for f in map(int, members.split(",")) if f not in stray))
+    for gid, joined in members.items():
+        ids = tuple(sorted(f for f in map(int, joined.split(",")) if f not in stray))
         if ids:
             out.append(GroupInfo(gid, ids, gid in hidden))
     out.sort(key=lambda g: (-len(g.face_ids), g.id))
+    return out if limit is None else out[: max(limit, 0)]
+
+
+def _largest_groups(
+    conn: sqlite3.Connection, skip: set[int], stray: dict[int, int], limit: int
+) -> dict[int, str]:
+    """group id -> its joined face ids, for the `limit` largest groups: sizes are counted
+    on the group index, members read only for the groups kept."""
+    sizes = conn.execute(
+        "SELECT group_id, COUNT(*) FROM faces WHERE group_id IS NOT NULL GROUP BY group_id"
+    ).fetchall()
+    less = {}
+    for gid in stray.values():
+        less[gid] = less.get(gid, 0) + 1
+    ranked = sorted((-(n - less.get(g, 0)), g) for g, n in sizes if g not in skip)
+    wanted = [g for n, g in ranked[: max(limit, 0)] if n < 0]
+    out: dict[int, str] = {}
+    for part in chunks(wanted):
+        rows = conn.execute(
+            f"SELECT group_id, group_concat(id) FROM faces WHERE group_id IN ({marks(len(part))})"
+            " GROUP BY group_id",
+            part,
+        )
+        out.update(rows.fetchall())
     return out
 
 
@@ -158,32 +189,54 @@ def _rows_for(
 
 
 def suggestions(
-    conn: sqlite3.Connection, person_id: int | None = None, face_ids: Sequence[int] | None = None
+    conn: sqlite3.Connection,
+    person_id: int | None = None,
+    face_ids: Sequence[int] | None = None,
+    source: str | None = None,
+    limit: int | None = None,
 ) -> list[Suggestion]:
-    """At most one per face (an XMP name before a look-alike), most confident first.
+    """At most one per face (an XMP name before a look-alike), most confident first; only
+    those from `source` ("similar" or "xmp") when given, the first `limit` when given.
 
     Without `person_id`, suggestions for hidden people are left out."""
+    if source not in (None, "similar", "xmp"):
+        raise ValueError(f"unknown suggestion source {source!r}")
     wanted = None if face_ids is None else sorted(set(int(f) for f in face_ids))
-    # Look-alikes of other people cannot be in the answer, a hint may replace any of them.
-    if person_id is None:
-        sql, args = _SIMILAR + " AND p.hidden = 0", ()
-    else:
-        sql, args = _SIMILAR + " AND s.person_id = ?", (person_id,)
-    similar = _rows_for(conn, sql, args, "s.face_id", wanted)
     hints = _rows_for(conn, _HINTS, (), "h.face_id", wanted)
     hidden = {r[0] for r in conn.execute("SELECT id FROM people WHERE hidden = 1")}
     best: dict[int, Suggestion] = {}
-    for row in similar:
-        best[row[0]] = Suggestion(row[0], row[1], float(row[2]), row[3], "similar")
+    if source != "xmp":
+        # Look-alikes of other people cannot be in the answer, a hint may replace any of them.
+        if person_id is None:
+            sql, args = _SIMILAR + " AND p.hidden = 0", ()
+        else:
+            sql, args = _SIMILAR + " AND s.person_id = ?", (person_id,)
+        if limit is not None and wanted is None:
+            # Enough rows for `limit` after hints replace some; sorted as below.
+            sql += " ORDER BY s.confidence DESC, s.face_id LIMIT ?"
+            args = (*args, max(limit, 0) + len(hints))
+        for row in _rows_for(conn, sql, args, "s.face_id", wanted):
+            best[row[0]] = Suggestion(row[0], row[1], float(row[2]), row[3], "similar")
     for row in hints:
-        best[row[0]] = Suggestion(row[0], row[1], float(row[2]), row[3], "xmp")
+        if source == "similar":
+            best.pop(row[0], None)
+        else:
+            best[row[0]] = Suggestion(row[0], row[1], float(row[2]), row[3], "xmp")
     out = [
         s
         for s in best.values()
         if (person_id is None and s.person_id not in hidden or s.person_id == person_id)
     ]
     out.sort(key=lambda s: (-s.confidence, s.face_id))
-    return out
+    return out if limit is None else out[: max(limit, 0)]
+
+
+def person_sizes(conn: sqlite3.Connection) -> dict[int, int]:
+    """person id -> how many faces they have, from the person index alone."""
+    rows = conn.execute(
+        "SELECT person_id, COUNT(*) FROM faces WHERE person_id > 0 GROUP BY person_id"
+    )
+    return dict(rows.fetchall())
 
 
 def rejections_of(conn: sqlite3.Connection, face_ids: Sequence[int]) -> list[tuple[int, int]]:
