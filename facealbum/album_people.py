@@ -55,9 +55,10 @@ class PeopleMixin:
     def people(self, include_hidden: bool = False) -> list[PersonInfo]:
         return pq.people(self._store.conn, include_hidden)
 
-    def groups(self, include_hidden: bool = False) -> list[GroupInfo]:
-        """Unnamed candidate groups, largest first."""
-        return pq.groups(self._store.conn, include_hidden)
+    def groups(self, include_hidden: bool = False, *, limit: int | None = None) -> list[GroupInfo]:
+        """Unnamed candidate groups, largest first; only the first `limit` when given (the
+        People page shows a few hundred of many thousands)."""
+        return pq.groups(self._store.conn, include_hidden, limit)
 
     def faces_by_id(self, face_ids: Sequence[int]) -> dict[int, FaceInfo]:
         return queries.faces(self._store.conn, face_ids)
@@ -73,10 +74,17 @@ class PeopleMixin:
             return int(text)
         raise LibraryError(f"no person called {text!r}")
 
-    def suggestions(self, person_id: int | None = None) -> list[Suggestion]:
-        """Faces that are probably someone: look-alikes of named people and XMP names.
-        Without person_id: everyone's but hidden people's."""
-        return pq.suggestions(self._store.conn, person_id)
+    def suggestions(
+        self,
+        person_id: int | None = None,
+        *,
+        source: str | None = None,
+        limit: int | None = None,
+    ) -> list[Suggestion]:
+        """Faces that are probably someone: look-alikes of named people and XMP names, most
+        confident first. Without person_id: everyone's but hidden people's. source "xmp"
+        or "similar" keeps only those; limit keeps the first ones."""
+        return pq.suggestions(self._store.conn, person_id, source=source, limit=limit)
 
     def photos_with(self, person_ids: Sequence[int]) -> list[int]:
         """Photos showing all of these people together."""
@@ -261,13 +269,36 @@ class PeopleMixin:
 
     def remove_face(self, face_id: int) -> None:
         """Take a face from its person and remember it is not them."""
-        with self._store.write() as conn:
-            row = conn.execute("SELECT person_id FROM faces WHERE id = ?", (face_id,)).fetchone()
-            if row is None:
-                raise LibraryError(f"no face with id {face_id}")
-            if row[0] is None:
-                raise LibraryError(f"face {face_id} has no person to remove it from")
-            self.reject(face_id, row[0])
+        self.remove_faces([face_id])
+
+    def remove_faces(self, face_ids: Sequence[int]) -> None:
+        """Take each face from its person and remember it is not them: one action, undone
+        at once. LibraryError (nothing changed) when a face is unknown or has no person."""
+        face_ids = [int(f) for f in dict.fromkeys(face_ids)]
+        if not face_ids:
+            return
+        grouping = self._grouping()
+        with self._action("Remove faces") as (conn, rec):
+            owner: dict[int, int] = {}
+            for part in pq.chunks(face_ids):
+                rows = conn.execute(
+                    f"SELECT id, person_id FROM faces WHERE id IN ({pq.marks(len(part))})", part
+                )
+                owner.update(rows.fetchall())
+            for face_id in face_ids:
+                if face_id not in owner:
+                    raise LibraryError(f"no face with id {face_id}")
+                if owner[face_id] is None:
+                    raise LibraryError(f"face {face_id} has no person to remove it from")
+            people = set(owner.values())
+            names = [self._require_person(conn, p) for p in sorted(people)]
+            whom = names[0] if len(names) == 1 else f"{len(names)} people"
+            rec.description = f"Remove {_faces(len(face_ids), 'a face')} from {whom}"
+            pw.add_rejections(conn, rec, list(owner.items()))
+            pw.set_person(conn, rec, face_ids, None, None)
+            self._fix_cover(conn, rec, people)
+            grouping.join(conn, face_ids, rec)
+            grouping.suggest(conn, face_ids, rec, allow_auto=False)
 
     def reject(self, face_id: int, person_id: int) -> None:
         """This face is not this person: unassign it if it was, never suggest it again."""
@@ -415,7 +446,10 @@ class PeopleMixin:
         return len(new)
 
 
-def _faces(n: int) -> str:
+def _faces(n: int, one: str = "") -> str:
+    """ "3 faces", "1 face" (or `one` for a single face when given)."""
+    if n == 1 and one:
+        return one
     return f"{n} face{'s' * (n != 1)}"
 
 

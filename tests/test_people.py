@@ -337,3 +337,53 @@ def test_unknown_people_and_faces_are_clear_errors(album: Album):
     with pytest.raises(LibraryError, match="already exists"):
         album.rename_person(other, "barack obama")
     assert album.person_id("BARACK OBAMA") == obama == album.person_id(str(obama))
+
+
+def test_removing_several_faces_is_one_step_that_one_undo_restores(album: Album):
+    obama = name_obama(album)
+    wrong = [faces_of(album, stem)[0] for stem in ("obama_2", "obama_3")]
+    before = state(album)
+
+    album.remove_faces(wrong)
+
+    assert all(album.face(f).person_id is None for f in wrong)
+    offered = [s.face_id for s in album.suggestions()]
+    assert not set(wrong) & set(offered)
+    assert album.undo_description() == "Remove 2 faces from Barack Obama"
+    album.undo()
+    assert state(album) == before
+    assert all(album.face(f).person_id == obama for f in wrong)
+    assert album.undo_description() != "Remove 2 faces from Barack Obama"
+
+
+def test_removing_faces_refuses_a_face_without_a_person_and_changes_nothing(album: Album):
+    name_obama(album)
+    named = faces_of(album, "obama_2")[0]
+    free = faces_of(album, "guido_1")[0]
+    before = state(album)
+    with pytest.raises(LibraryError, match="no person"):
+        album.remove_faces([named, free])
+    assert state(album) == before
+
+
+def test_groups_and_suggestions_come_in_pages_largest_and_surest_first(
+    album: Album, faces_dir: Path, tmp_path: Path
+):
+    every = album.groups()
+    assert len(every) >= 3
+    assert album.groups(limit=2) == every[:2]
+    assert album.groups(limit=0) == []
+    album.update_settings(Settings(auto_assign=False))
+    name_obama(album)
+    extra = tmp_path / "extra"
+    for stem in ("obama_4", "obama_5"):
+        reduced_copy(faces_dir / f"people/barack_obama/{stem}.jpg", extra / f"{stem}.jpg")
+    album.add_folder(extra)
+    album.scan([extra])
+    offered = album.suggestions()
+    assert len(offered) >= 2
+    assert album.suggestions(limit=1) == offered[:1]
+    assert album.suggestions(source="similar") == offered  # no XMP names here
+    assert album.suggestions(source="xmp") == []
+    with pytest.raises(ValueError):
+        album.suggestions(source="gossip")

@@ -372,3 +372,72 @@ def test_keyboard_shortcuts_lists_every_shortcut(qtbot, open_window):
     missing = [k for k in keys if f"<tt>{k}</tt>" not in text]
     assert missing == []
     assert "Search with this frame" in text or "Send the current picture" in text
+
+
+def test_yes_to_all_confirms_every_suggestion(qtbot, open_window):
+    win = open_window()
+    album = win.context.album
+    view, obama = open_person(qtbot, win, "Barack Obama")
+    new = [faces_of(album, stem)[0] for stem in ("obama_4", "obama_5")]
+    qtbot.waitUntil(lambda: view.suggest_model.rowCount() == 2, timeout=WAIT_MS)
+    photos = view.photos_model.rowCount()
+    assert view.confirm_all_button.isEnabled() and not view.confirm_button.isEnabled()
+
+    qtbot.mouseClick(view.confirm_all_button, Qt.MouseButton.LeftButton)
+
+    qtbot.waitUntil(lambda: view.photos_model.rowCount() == photos + 2, timeout=WAIT_MS)
+    assert view.suggest_model.rowCount() == 0
+    assert [album.face(f).person_id for f in new] == [obama.id, obama.id]
+    assert all(album.face(f).assigned_by == "user" for f in new)
+    assert view.suggest_label.text() == "No suggestions right now"
+    assert not view.confirm_all_button.isEnabled()
+    qtbot.waitUntil(lambda: "Confirm 2 faces" in win.undo_action.text(), timeout=WAIT_MS)
+
+
+def test_no_to_all_rejects_every_suggestion_for_good(qtbot, open_window):
+    win = open_window()
+    album = win.context.album
+    view, obama = open_person(qtbot, win, "Barack Obama")
+    new = [faces_of(album, stem)[0] for stem in ("obama_4", "obama_5")]
+    qtbot.waitUntil(lambda: view.suggest_model.rowCount() == 2, timeout=WAIT_MS)
+    photos = view.photos_model.rowCount()
+
+    qtbot.mouseClick(view.reject_all_button, Qt.MouseButton.LeftButton)
+
+    qtbot.waitUntil(lambda: view.suggest_model.rowCount() == 0, timeout=WAIT_MS)
+    assert view.photos_model.rowCount() == photos
+    assert [album.face(f).person_id for f in new] == [None, None]
+    assert not set(new) & {s.face_id for s in album.suggestions(obama.id)}
+    album.regroup(full=True)  # rejected for good: a regroup does not bring them back
+    assert not set(new) & {s.face_id for s in album.suggestions(obama.id)}
+
+
+def test_not_them_on_several_photos_is_undone_by_one_ctrl_z(qtbot, open_window):
+    from PySide6.QtCore import QItemSelectionModel
+
+    win = open_window()
+    album = win.context.album
+    view, obama = open_person(qtbot, win, "Barack Obama")
+    qtbot.waitUntil(lambda: view.photos_model.rowCount() == obama.photo_count, timeout=WAIT_MS)
+    wrong = [faces_of(album, stem)[0] for stem in ("obama_2", "obama_3")]
+    photos = [album.face(f).photo_id for f in wrong]
+    selection = view.photos.selectionModel()
+    for photo in photos:
+        index = view.photos_model.index(view.photos_model.ids().index(photo))
+        selection.select(index, QItemSelectionModel.SelectionFlag.Select)
+    assert view.remove_button.text() == "Not Barack Obama (2)"
+
+    qtbot.mouseClick(view.remove_button, Qt.MouseButton.LeftButton)
+
+    qtbot.waitUntil(lambda: not set(photos) & set(view.photos_model.ids()), timeout=WAIT_MS)
+    assert [album.face(f).person_id for f in wrong] == [None, None]
+    qtbot.waitUntil(lambda: "Remove 2 faces" in win.undo_action.text(), timeout=WAIT_MS)
+
+    win.activateWindow()
+    qtbot.waitUntil(win.isActiveWindow)
+    qtbot.keyClick(view.photos, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+
+    qtbot.waitUntil(lambda: set(photos) <= set(view.photos_model.ids()), timeout=WAIT_MS)
+    assert [album.face(f).person_id for f in wrong] == [obama.id, obama.id]
+    assert not (album.undo_description() or "").startswith("Remove")  # one step undid both
+    qtbot.waitUntil(lambda: "Remove" not in win.undo_action.text(), timeout=WAIT_MS)

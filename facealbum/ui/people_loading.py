@@ -24,8 +24,9 @@ def load_people_and_groups(album: Any, include_hidden: bool) -> PeopleTiles:
     """Tiles for every person, the largest groups and the XMP names (on a worker thread)."""
     everyone = album.people(include_hidden=True)
     people = [p for p in everyone if include_hidden or not p.hidden]
-    groups = album.groups(include_hidden=include_hidden)[:MAX_GROUPS]
-    hints = [s for s in album.suggestions() if s.person_id is None][:MAX_GROUPS]
+    groups = album.groups(include_hidden=include_hidden, limit=MAX_GROUPS)
+    # XMP names of people the library has are offered on that person's page instead.
+    hints = [s for s in album.suggestions(source="xmp") if s.person_id is None][:MAX_GROUPS]
     wanted = [p.cover_face_id for p in people if p.cover_face_id is not None]
     wanted += [g.face_ids[0] for g in groups if g.face_ids]
     wanted += [s.face_id for s in hints]

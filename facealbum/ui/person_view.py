@@ -284,13 +284,14 @@ class PersonView(QWidget):
         """Unassign this person's faces in those photos and remember the rejection."""
 
         def work(album: Any) -> int:
-            removed = 0
-            for photo_id in photo_ids:
-                for face in album.faces_in_photo(photo_id):
-                    if face.person_id == person_id:
-                        album.remove_face(face.id)
-                        removed += 1
-            return removed
+            faces = [
+                face.id
+                for photo_id in photo_ids
+                for face in album.faces_in_photo(photo_id)
+                if face.person_id == person_id
+            ]
+            album.remove_faces(faces)  # one undo step for all of them
+            return len(faces)
 
         name = self.person.name if self.person is not None else "them"
         self._context.act(
