@@ -441,3 +441,24 @@ def test_not_them_on_several_photos_is_undone_by_one_ctrl_z(qtbot, open_window):
     assert [album.face(f).person_id for f in wrong] == [obama.id, obama.id]
     assert not (album.undo_description() or "").startswith("Remove")  # one step undid both
     qtbot.waitUntil(lambda: "Remove" not in win.undo_action.text(), timeout=WAIT_MS)
+
+
+def test_search_names_the_faces_the_library_knows(qtbot, open_window, faces_dir, tmp_path):
+    win = open_window()
+    page = win.search_page
+    # Obama (named) and Biden (not named) side by side, in a photo the library never saw.
+    dropped = reduced_copy(faces_dir / "groups/two_people.jpg", tmp_path / "drop" / "both.jpg")
+    win.search_file(dropped)
+    qtbot.waitUntil(lambda: page.query is not None, timeout=120_000)
+    labels = page.query.labels
+    assert sorted(labels) == ["", "Barack Obama?"]
+
+    obama = labels.index("Barack Obama?")
+    if page.query.selected != obama:
+        page._face_clicked(obama, QPointF())
+    qtbot.waitUntil(lambda: page.results_model.rowCount() > 0, timeout=WAIT_MS)
+    album = win.context.album
+    for tile in page.results_model.tiles():
+        face = album.face(tile.key)
+        assert tile.subtitle == (face.person_name or Path(face.photo).name)
+    assert "Barack Obama" in [t.subtitle for t in page.results_model.tiles()]

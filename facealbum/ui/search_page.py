@@ -31,6 +31,7 @@ from facealbum.ui.tiles import Tile, TileModel, TileView
 
 TOP = 200
 PREVIEW_SIZE = 1200
+NAME_CANDIDATES = 10  # nearest library faces looked at to name a face of a dropped photo
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,18 @@ class Query:
     from_library: bool
     selected: int  # index into faces
     title: str
+    labels: tuple[str, ...] = ()  # per face: its person, "Name?" when only a look-alike
+
+    def with_selected(self, index: int) -> Query:
+        return Query(self.image, self.faces, self.from_library, index, self.title, self.labels)
+
+
+@dataclass(frozen=True)
+class Found:
+    """One search result: the library face and the name of its person ("" for nobody)."""
+
+    match: Any
+    name: str
 
 
 def rgb_to_qimage(rgb: np.ndarray) -> QImage:
@@ -58,8 +71,22 @@ def qimage_to_rgb(image: QImage) -> np.ndarray:
     return buf[:, : 3 * w].reshape(h, w, 3).copy()
 
 
-def load_source(album: Any, source: str | Path | np.ndarray) -> Query:
-    """Decode the image and find its faces (runs on a worker thread)."""
+def guess_name(album: Any, encoding: np.ndarray, tolerance: float | None = None) -> str:
+    """ "Name?" for the person of the nearest named library face within the tolerance,
+    "" when none is (runs on a worker thread)."""
+    matches = album.similar_to_encoding(encoding, top=NAME_CANDIDATES, tolerance=tolerance)
+    faces = album.faces_by_id([m.face_id for m in matches])
+    for m in matches:  # nearest first
+        face = faces.get(m.face_id)
+        if face is not None and face.person_name:
+            return f"{face.person_name}?"
+    return ""
+
+
+def load_source(
+    album: Any, source: str | Path | np.ndarray, tolerance: float | None = None
+) -> Query:
+    """Decode the image, find its faces and guess who they are (runs on a worker thread)."""
     if isinstance(source, np.ndarray):
         image, title = rgb_to_qimage(source), "Pasted image"
     else:
@@ -67,7 +94,8 @@ def load_source(album: Any, source: str | Path | np.ndarray) -> Query:
         title = Path(source).name
     faces = album.faces_in_image(source)
     largest = max(range(len(faces)), key=lambda i: faces[i].box.area) if faces else -1
-    return Query(image, faces, False, largest, title)
+    labels = tuple(guess_name(album, f.encoding, tolerance) for f in faces)
+    return Query(image, faces, False, largest, title, labels)
 
 
 def load_library_face(album: Any, face_id: int) -> Query:
@@ -77,13 +105,19 @@ def load_library_face(album: Any, face_id: int) -> Query:
     image = pil_to_qimage(make_photo_thumbnail(Path(face.photo), PREVIEW_SIZE))
     faces = album.faces_in_photo(face.photo_id)
     selected = next((i for i, f in enumerate(faces) if f.id == face_id), 0)
-    return Query(image, faces, True, selected, Path(face.photo).name)
+    labels = tuple(f.person_name or "" for f in faces)
+    return Query(image, faces, True, selected, Path(face.photo).name, labels)
 
 
-def find_matches(album: Any, face: Any, from_library: bool, tolerance: float) -> list[Any]:
+def find_matches(album: Any, face: Any, from_library: bool, tolerance: float) -> list[Found]:
+    """The most similar library faces, each with its person's name (on a worker thread)."""
     if from_library:
-        return album.similar_to_face(face.id, top=TOP, tolerance=tolerance)
-    return album.similar_to_encoding(face.encoding, top=TOP, tolerance=tolerance)
+        matches = album.similar_to_face(face.id, top=TOP, tolerance=tolerance)
+    else:
+        matches = album.similar_to_encoding(face.encoding, top=TOP, tolerance=tolerance)
+    faces = album.faces_by_id([m.face_id for m in matches])
+    names = {f: info.person_name or "" for f, info in faces.items()}
+    return [Found(m, names.get(m.face_id, "")) for m in matches]
 
 
 class SearchPage(QWidget):
@@ -183,8 +217,9 @@ class SearchPage(QWidget):
             return
         self._start_loading()
         request = self._request
+        tolerance = self.tolerance()
         run_task(
-            lambda: load_source(album, source),
+            lambda: load_source(album, source, tolerance),
             lambda q: self._query_ready(request, q),
             lambda e: self._query_failed(request, e),
             owner=self,
@@ -234,7 +269,7 @@ class SearchPage(QWidget):
 
     def _show_query(self) -> None:
         q = self.query
-        labels = [getattr(f, "person_name", None) or "" for f in q.faces]
+        labels = q.labels or tuple("" for _ in q.faces)
         self.canvas.set_picture(
             QPixmap.fromImage(q.image),
             [CanvasFace(i, f.box, labels[i]) for i, f in enumerate(q.faces)],
@@ -246,9 +281,7 @@ class SearchPage(QWidget):
     def _face_clicked(self, index: int, _pos: QPointF) -> None:
         if self.query is None or index == self.query.selected:
             return
-        self.query = Query(
-            self.query.image, self.query.faces, self.query.from_library, index, self.query.title
-        )
+        self.query = self.query.with_selected(index)
         self._show_query()
         self.run_search()
 
@@ -272,20 +305,21 @@ class SearchPage(QWidget):
             owner=self,
         )
 
-    def _matches_ready(self, request: int, tolerance: float, matches: list[Any]) -> None:
+    def _matches_ready(self, request: int, tolerance: float, found: list[Found]) -> None:
         if request != self._request:
             return
         tiles = [
             Tile(
-                m.face_id,
-                f"{similarity_percent(m.distance, tolerance)}% similar",
-                Path(m.photo).name,
-                m.photo,
-                m.box,
-                f"{m.photo}\ndistance {m.distance:.3f}",
-                m,
+                f.match.face_id,
+                f"{similarity_percent(f.match.distance, tolerance)}% similar",
+                f.name or Path(f.match.photo).name,
+                f.match.photo,
+                f.match.box,
+                f"{f.match.photo}\n{f.name + ', ' if f.name else ''}"
+                f"distance {f.match.distance:.3f}",
+                f.match,
             )
-            for m in matches
+            for f in found
         ]
         self.results_model.set_tiles(tiles)
         self.results_label.setText(
