@@ -34,6 +34,11 @@ def face_recognition_or_skip():
         import face_recognition
     except Exception as exc:  # its models package needs pkg_resources (setuptools < 81)
         pytest.skip(f"face_recognition is not importable: {exc}")
+    # Importing it switches Pillow, process-wide, to silently loading truncated
+    # files; put that back so later tests of our truncated-file errors stay honest.
+    from PIL import ImageFile
+
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
     return face_recognition
 
 
