@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import threading
 import time
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from helpers_library import four_people_library
 
 from facealbum.engine.live import (
     Cadence,
@@ -320,25 +320,8 @@ def test_library_matches_carry_names_and_reach_past_the_tolerance_for_look_alike
 
 @pytest.fixture(scope="module")
 def small_library(tmp_path_factory, faces_dir):
-    from facealbum.album import Album
-    from facealbum.config import Settings
-
-    root = tmp_path_factory.mktemp("live-library")
-    photos = root / "photos"
-    photos.mkdir()
-    for rel in (
-        "people/lin_manuel_miranda/lmm_1.png",
-        "people/alex_lacamoire/alex_1.jpg",
-        "people/barack_obama/obama_1.jpg",
-        "people/joe_biden/biden_1.jpg",
-    ):
-        shutil.copy(faces_dir / rel, photos / Path(rel).name)
-    album = Album.open(root / "library")
-    album.update_settings(Settings(workers=1))
-    album.add_folder(photos)
-    album.scan()
-    yield album
-    album.close()
+    with four_people_library(tmp_path_factory.mktemp("live-library"), faces_dir) as album:
+        yield album
 
 
 @pytest.mark.slow

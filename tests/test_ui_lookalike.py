@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers_library import four_people_library
 
 from facealbum.engine.live import SourceError
 
@@ -19,25 +19,8 @@ from facealbum.ui.lookalike_page import LookalikePage  # noqa: E402
 @pytest.fixture(scope="module")
 def library(tmp_path_factory, faces_dir):
     """A real library of four labelled photos, scanned through the facade."""
-    from facealbum.album import Album
-    from facealbum.config import Settings
-
-    root = tmp_path_factory.mktemp("lookalike")
-    photos = root / "photos"
-    photos.mkdir()
-    for rel in (
-        "people/lin_manuel_miranda/lmm_1.png",
-        "people/alex_lacamoire/alex_1.jpg",
-        "people/barack_obama/obama_1.jpg",
-        "people/joe_biden/biden_1.jpg",
-    ):
-        shutil.copy(faces_dir / rel, photos / Path(rel).name)
-    album = Album.open(root / "library")
-    album.update_settings(Settings(workers=1))
-    album.add_folder(photos)
-    album.scan()
-    yield album
-    album.close()
+    with four_people_library(tmp_path_factory.mktemp("lookalike"), faces_dir) as album:
+        yield album
 
 
 @pytest.fixture
