@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from helpers_scan_kill import kill_scan_midway
 from library_builder import GROUP, OBAMA, OTHERS, build_folder, corrupt_photo, reduced_copy
 
 from facealbum.cli import main
@@ -150,20 +148,7 @@ def test_a_killed_scan_resumes_without_redoing_or_duplicating(faces_dir, tmp_pat
     (lib / "settings.json").write_text('{"workers": 1}')  # slow enough to kill mid-way
     db = lib / "library.sqlite3"
 
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "facealbum", "--library", str(lib), "scan", str(photos)],
-        cwd=REPO, env=env, start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 120
-        while not _committed_photos(db) and time.monotonic() < deadline:
-            assert proc.poll() is None, "the scan ended before it could be killed"
-            time.sleep(0.05)
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # the scan and its workers, mid-way
-        proc.wait()
+    kill_scan_midway(lib, photos, lambda: bool(_committed_photos(db)))  # mid-way
     before = _committed_photos(db)
     assert 0 < len(before) < 16, "the kill should land mid-scan"
     conn = sqlite3.connect(db)

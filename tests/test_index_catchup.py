@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
 import textwrap
-import time
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers_scan_kill import kill_scan_midway
 from library_builder import OBAMA, OTHERS, build_folder, reduced_copy
 
 from facealbum.album import Album
@@ -241,20 +240,8 @@ def test_a_killed_scan_is_caught_up_on_the_next_open(faces_dir: Path, tmp_path: 
     for side in (520, 580, 640):  # distinct files, same faces: slow enough to kill mid-way
         for rel in OTHERS:
             reduced_copy(faces_dir / rel, later / f"{Path(rel).stem}_{side}.jpg", long_side=side)
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "facealbum", "--library", str(lib), "scan", str(photos)],
-        cwd=REPO, env=env, start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 120
-        while _face_count(lib) == faces_before and time.monotonic() < deadline:
-            assert proc.poll() is None, "the scan ended before it could be killed"
-            time.sleep(0.05)
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # the scan and its workers, before any index save
-        proc.wait()
+    # Killed before any index save.
+    kill_scan_midway(lib, photos, lambda: _face_count(lib) != faces_before)
     added = _face_count(lib) - faces_before
     assert 0 < added < 9, "the kill should land mid-scan"
     with Album.open(lib) as album:
