@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers_orientation import as_stored
 from PIL import Image
 
 from facealbum.engine.images import (
@@ -25,19 +26,6 @@ from facealbum.engine.images import (
 ORIENTATION = 0x0112
 EXIF_IFD = 0x8769
 DATETIME_ORIGINAL = 0x9003
-
-# How a camera stores an upright scene for each EXIF orientation value: the
-# viewer undoes exactly this.
-STORED_AS = {
-    1: None,
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_90,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_270,
-}
 
 
 def scene(width: int = 240, height: int = 160) -> Image.Image:
@@ -76,8 +64,7 @@ def mean_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
 @pytest.mark.parametrize("orientation", range(1, 9))
 def test_every_exif_orientation_gives_the_same_upright_pixels(tmp_path, orientation):
     upright = scene()
-    transpose = STORED_AS[orientation]
-    stored = upright.transpose(transpose) if transpose is not None else upright
+    stored = as_stored(upright, orientation)
     exif = Image.Exif()
     exif[ORIENTATION] = orientation
     path = write(tmp_path, f"o{orientation}.jpg", jpeg_bytes(stored, exif))

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers_orientation import as_stored
 from PIL import Image, ImageDraw, ImageOps, PngImagePlugin
 
 from facealbum.engine.types import Box
@@ -28,19 +29,6 @@ RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
 ST_AREA = "{http://ns.adobe.com/xmp/sType/Area#}"
 ST_DIM = "{http://ns.adobe.com/xap/1.0/sType/Dimensions#}"
 MWG = "{http://www.metadataworkinggroup.com/schemas/regions/}"
-
-# The transposition that turns an upright picture into the pixels a camera stores
-# with each EXIF orientation (the inverse of what a viewer applies).
-TO_STORED = {
-    1: None,
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_90,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_270,
-}
 
 FACES = [
     FaceRegion("Zoë Saldaña", Box(0.10, 0.20, 0.30, 0.45)),
@@ -60,8 +48,7 @@ def make_photo(path: Path, orientation: int = 1, upright_size=(360, 240), boxes=
     draw = ImageDraw.Draw(upright)
     for box in boxes:
         draw.rectangle(box.to_pixels(*upright_size), fill="white")
-    method = TO_STORED[orientation]
-    stored = upright if method is None else upright.transpose(method)
+    stored = as_stored(upright, orientation)
     exif = Image.Exif()
     exif[0x0112] = orientation
     stored.save(path, exif=exif, quality=95, **save)
