@@ -51,6 +51,22 @@ class MatchThumbnails:
     def pixmap(self, face_id: int) -> QPixmap | None:
         return self.loader.pixmap(self.key(face_id))
 
+    def draw(
+        self, p: QPainter, rect: QRectF, face_id: int, radius: float, empty_alpha: int
+    ) -> None:
+        """The face's thumbnail in `rect` with rounded corners; a grey tile until it arrives."""
+        path = QPainterPath()
+        path.addRoundedRect(rect, radius, radius)
+        pm = self.pixmap(face_id)
+        p.save()
+        p.setClipPath(path)
+        if pm is None:
+            p.fillRect(rect, QColor(128, 128, 128, empty_alpha))
+        else:
+            p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+            p.drawPixmap(rect.toRect(), pm)
+        p.restore()
+
 
 def frame_to_qimage(rgb: np.ndarray) -> tuple[QImage, np.ndarray]:
     """A QImage of the frame and the pixels it uses (keep them alive while it is drawn).
@@ -183,7 +199,7 @@ class CameraView(QWidget):
         for i, m in enumerate(matches):
             top = y + pad + i * row
             thumb = QRectF(x + pad, top, CARD_THUMB, CARD_THUMB)
-            self._draw_thumb(p, thumb, m.match.face_id)
+            self._thumbs.draw(p, thumb, m.match.face_id, radius=6, empty_alpha=90)
             text_x = thumb.right() + pad
             # Unnamed faces are told apart by their photo, in a quieter style than names.
             p.setPen(QColor("white") if m.name else QColor(200, 200, 200))
@@ -195,19 +211,6 @@ class CameraView(QWidget):
             p.setPen(QColor(210, 230, 235))
             percent = round(similarity(m.match.distance, self.tolerance) * 100)
             p.drawText(QPointF(text_x, top + 36), f"{percent}% alike")
-
-    def _draw_thumb(self, p: QPainter, rect: QRectF, face_id: int) -> None:
-        path = QPainterPath()
-        path.addRoundedRect(rect, 6, 6)
-        pm = self._thumbs.pixmap(face_id)
-        p.save()
-        p.setClipPath(path)
-        if pm is None:
-            p.fillRect(rect, QColor(128, 128, 128, 90))
-        else:
-            p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-            p.drawPixmap(rect.toRect(), pm)
-        p.restore()
 
 
 class MatchPanel(QWidget):
@@ -261,17 +264,7 @@ class MatchPanel(QWidget):
 
     def _draw_row(self, p: QPainter, y: float, m: LiveMatch) -> None:
         rect = QRectF(12, y, PANEL_THUMB, PANEL_THUMB)
-        path = QPainterPath()
-        path.addRoundedRect(rect, 8, 8)
-        pm = self._thumbs.pixmap(m.match.face_id)
-        p.save()
-        p.setClipPath(path)
-        if pm is None:
-            p.fillRect(rect, QColor(128, 128, 128, 60))
-        else:
-            p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-            p.drawPixmap(rect.toRect(), pm)
-        p.restore()
+        self._thumbs.draw(p, rect, m.match.face_id, radius=8, empty_alpha=60)
         x, width = rect.right() + 12, self.width() - rect.right() - 24
         bold = QFont(self.font())
         bold.setBold(True)
