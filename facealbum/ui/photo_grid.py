@@ -20,8 +20,9 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtWidgets import QAbstractItemView, QListView, QWidget
+from PySide6.QtWidgets import QListView, QWidget
 
+from facealbum.ui.icon_list import selected_values, set_up_icon_list
 from facealbum.ui.image_loader import ImageLoader
 from facealbum.ui.style import placeholder_pixmap
 from facealbum.ui.tasks import run_task
@@ -165,17 +166,9 @@ class PhotoGridView(QListView):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setViewMode(QListView.ViewMode.IconMode)
-        self.setResizeMode(QListView.ResizeMode.Adjust)
-        self.setMovement(QListView.Movement.Static)
-        # Uniform sizes let Qt lay out 100,000 rows without asking each one for its size.
-        self.setUniformItemSizes(True)
+        set_up_icon_list(self, THUMB_SIZE, QSize(THUMB_SIZE + 12, THUMB_SIZE + 12), spacing=4)
         self.setLayoutMode(QListView.LayoutMode.Batched)
         self.setBatchSize(500)
-        self.setIconSize(QSize(THUMB_SIZE, THUMB_SIZE))
-        self.setGridSize(QSize(THUMB_SIZE + 12, THUMB_SIZE + 12))
-        self.setSpacing(4)
-        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setDragEnabled(False)
         self.activated.connect(self._activated)
 
@@ -185,5 +178,4 @@ class PhotoGridView(QListView):
             self.photo_activated.emit(int(pid))
 
     def selected_photo_ids(self) -> list[int]:
-        rows = sorted(i.row() for i in self.selectionModel().selectedIndexes())
-        return [self.model().index(r, 0).data(PHOTO_ID_ROLE) for r in rows]
+        return selected_values(self, PHOTO_ID_ROLE)

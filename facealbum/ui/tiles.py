@@ -14,9 +14,10 @@ from PySide6.QtCore import (
     QSize,
     Qt,
 )
-from PySide6.QtWidgets import QAbstractItemView, QListView, QWidget
+from PySide6.QtWidgets import QListView, QWidget
 
 from facealbum.engine.types import Box
+from facealbum.ui.icon_list import selected_values, set_up_icon_list
 from facealbum.ui.image_loader import ImageLoader
 from facealbum.ui.style import placeholder_pixmap
 
@@ -141,16 +142,8 @@ class TileView(QListView):
 
     def __init__(self, parent: QWidget | None = None, tile_size: int = FACE_SIZE) -> None:
         super().__init__(parent)
-        self.setViewMode(QListView.ViewMode.IconMode)
-        self.setResizeMode(QListView.ResizeMode.Adjust)
-        self.setMovement(QListView.Movement.Static)
-        self.setUniformItemSizes(True)
+        set_up_icon_list(self, tile_size, QSize(tile_size + 28, tile_size + 52), spacing=6)
         self.setWordWrap(True)
-        self.setIconSize(QSize(tile_size, tile_size))
-        self.setGridSize(QSize(tile_size + 28, tile_size + 52))
-        self.setSpacing(6)
-        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
 
     def selected_tiles(self) -> list[Tile]:
-        rows = sorted(i.row() for i in self.selectionModel().selectedIndexes())
-        return [self.model().index(r, 0).data(TILE_ROLE) for r in rows]
+        return selected_values(self, TILE_ROLE)
