@@ -72,12 +72,12 @@ def _cpu(run: Callable[[bytes], tuple[Boxes, float]], data: bytes) -> tuple[Boxe
     return boxes, time.process_time() - started
 
 
-def measure_scan_photos(library: Path, candidates: list[Any], count: int) -> dict:
-    """Summary and per-photo rows for the first `count` photos of the library."""
+def measure_scan_photos(library: Path, candidates: list[Any], count: int, skip: int = 0) -> dict:
+    """Summary and per-photo rows for `count` photos of the library after the first `skip`."""
     from detect_resolution import candidate_run, reference
 
     manifest = json.loads((library / "truth.json").read_text())
-    truths = manifest["photos"][:count]
+    truths = manifest["photos"][skip : skip + count]
     jobs = [(library / "photos" / t["file"], t, candidates, reference, candidate_run)
             for t in truths]  # fmt: skip
     with ProcessPoolExecutor(2) as pool:

@@ -19,18 +19,26 @@ from facealbum.engine.encoder import FaceEncoder
 from facealbum.engine.images import LoadedImage, fingerprint, load_image, read_photo_bytes
 from facealbum.engine.types import ENCODING_DIM, Box, Face, PhotoAnalysis
 
-# Detection runs on a copy whose long side is at most DETECT_SIDE, upsampled
-# UPSAMPLE times by dlib (bench/detect_resolution.py, results in
-# bench/results/detect_resolution.json). 1000/u1 found every face the reference
-# (face_recognition's CLI: 1600 px, upsample 1) found on composed 12 MP photos,
-# faces down to 100 px included, and on the labelled photos all but one 37 px
-# face that min_face_px=40 drops anyway, at 1.7x (labelled) to 2.4x (12 MP) the
-# reference's speed. Cheaper settings lose faces: 1600/u0 (3.2x) missed a crowd
-# face, 1000/u0 (5-6.6x) missed 13 of 19. No setting tried reached 4x without
-# losing faces; grey input (1.4x faster) also lost faces at 1600/u0.
+# Detection runs on a grey copy whose long side is at most DETECT_SIDE, upsampled
+# UPSAMPLE times by dlib. Chosen by bench/detect_resolution.py (results in
+# bench/results/detect_resolution.json), CPU ms of decode + detect per photo against
+# face_recognition's CLI (1600 px, colour, upsample 1) on the same photos:
+#   scan benchmark, 300 12 MP photos (faces 180-1000 px): 1000/u1 colour 287 ms,
+#   1000/u1 grey 211, 1600/u0 grey 178, 1400/u0 grey 147, 900/u1 grey 185,
+#   800/u1 grey 155 against 960 for the CLI; on the unrotated photos all found every
+#   true face the CLI found except 1200/u0 grey (3 missed; 1000/u1 boxed one face of
+#   one photo off its centre, in colour and grey alike).
+#   Smaller faces (composed crowds, 100-170 px; labelled photos): 1000/u1 grey found
+#   55 of the CLI's 57 (the same as colour), 900/u1 51, 1600/u0 47, 1400/u0 33,
+#   800/u1 42; on the labelled photos all found 60 of 61 (a 37 px face that
+#   min_face_px drops anyway).
+# Grey costs 0.74x colour and lost no face in any set; the smaller settings only win
+# by losing small faces, so 1000/u1 grey: about 4.5x cheaper than the CLI.
+# Grey belongs to this setting: at 1600/u1 it lost a faint 37 px face colour finds
+# (allen_2.jpg), so an engine asked for another size or upsampling detects in colour.
 DETECT_SIDE = 1000
 UPSAMPLE = 1
-GREY = False
+GREY = True
 
 CHIP_SIZE = 150  # dlib's encoder takes 150x150 aligned chips
 CHIP_PADDING = 0.25  # the padding dlib's compute_face_descriptor uses by default
@@ -52,7 +60,7 @@ class FaceEngine:
         *,
         detect_side: int = DETECT_SIDE,
         upsample: int = UPSAMPLE,
-        grey: bool = GREY,
+        grey: bool | None = None,
         dlib_encoder: bool = False,
     ) -> None:
         if detector not in DETECTORS:
@@ -63,6 +71,8 @@ class FaceEngine:
         self.min_face_px = int(min_face_px)
         self.detect_side = int(detect_side)
         self.upsample = int(upsample)
+        if grey is None:  # grey was measured as good as colour at the default setting only
+            grey = GREY and (self.detect_side, self.upsample) == (DETECT_SIDE, UPSAMPLE)
         self.grey = bool(grey)
         # dlib's own encoder: the same encodings several times slower (for comparisons).
         self.dlib_encoder = bool(dlib_encoder)
