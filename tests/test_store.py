@@ -255,3 +255,30 @@ def test_a_failed_write_rolls_back(store: Store, folder: int):
             scan_writes.save_failure(conn, folder, "/photos/x.jpg", 1, 1.0, "x")
             raise RuntimeError
     assert store.conn.execute("SELECT COUNT(*) FROM photos").fetchone()[0] == 0
+
+
+def test_closing_while_another_thread_is_inside_a_query_lets_that_query_finish(tmp_path: Path):
+    # Closing a connection under a running query used to crash the interpreter (the app
+    # closes a library while a background page load is still reading it).
+    store = Store(tmp_path / "library.sqlite3")
+    started, results = threading.Event(), []
+    slow = (
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000000) "
+        "SELECT count(*) FROM n"
+    )
+
+    def read() -> None:
+        conn = store.conn
+        started.set()
+        results.append(conn.execute(slow).fetchone()[0])
+        try:
+            store.conn.execute("SELECT 1")
+        except sqlite3.ProgrammingError as e:
+            results.append(str(e))
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    started.wait(5)
+    store.close()
+    reader.join(60)
+    assert results == [3000000, "the library is closed"]

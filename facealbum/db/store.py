@@ -31,9 +31,10 @@ class Store:
 
     def __init__(self, db_path: Path) -> None:
         self.path = Path(db_path)
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
-        self._all_lock = threading.Lock()
+        # Thread ident -> that thread's connection (a dict, not threading.local, so that
+        # close() can let go of every connection at once).
+        self._conns: dict[int, sqlite3.Connection] = {}
+        self._conns_lock = threading.Lock()
         self._write_lock = threading.RLock()
         self._depth = 0
         self._closed = False
@@ -44,14 +45,13 @@ class Store:
     @property
     def conn(self) -> sqlite3.Connection:
         """This thread's connection, opened on first use."""
-        conn = getattr(self._local, "conn", None)
+        ident = threading.get_ident()
+        conn = self._conns.get(ident)
         if conn is None:
-            if self._closed:
-                raise sqlite3.ProgrammingError("the library is closed")
-            conn = _connect(self.path)
-            self._local.conn = conn
-            with self._all_lock:
-                self._all.append(conn)
+            with self._conns_lock:
+                if self._closed:
+                    raise sqlite3.ProgrammingError("the library is closed")
+                conn = self._conns[ident] = _connect(self.path)
         return conn
 
     @contextmanager
@@ -105,12 +105,20 @@ class Store:
         return before, before + 1
 
     def close(self) -> None:
-        with self._write_lock, self._all_lock:
+        """Close the store; waits for a write in progress, never cuts a read short.
+
+        Closing a connection while another thread is inside a query on it crashes the
+        interpreter, so only this thread's connection is closed here; the others are
+        let go, and reference counting closes each one as soon as no query holds it
+        (at once for idle ones). Any later use raises "the library is closed".
+        """
+        with self._write_lock, self._conns_lock:
             self._closed = True
-            for conn in self._all:
-                try:
-                    conn.close()
-                except sqlite3.Error:
-                    pass
-            self._all.clear()
-            self._local = threading.local()
+            conns, self._conns = self._conns, {}
+        mine = conns.pop(threading.get_ident(), None)
+        if mine is not None:
+            try:
+                mine.close()
+            except sqlite3.Error:
+                pass
+        conns.clear()
