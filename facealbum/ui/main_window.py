@@ -369,9 +369,9 @@ class MainWindow(QMainWindow):
         self.context.scan.cancel()
         album = self.context.album
         if album is not None:
-            from facealbum.ui.tasks import pool
+            from facealbum.ui.tasks import wait_for_pool
 
-            pool("scan").waitForDone(10000)  # a cancelled scan stops after its current photos
+            wait_for_pool("scan", 10.0)  # a cancelled scan stops after its current photos
             album.close()
         event.accept()
 
