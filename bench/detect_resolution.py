@@ -14,7 +14,8 @@ true faces found per setting, photo by photo against the reference on the
 unrotated photos (the CLI ignores EXIF orientation), and CPU per photo.
 
     python bench/detect_resolution.py [--faces DIR] [--composed N] [--quick]
-    python bench/detect_resolution.py --scan-library DIR [--photos N]
+    python bench/detect_resolution.py --scan-library DIR [--skip S] [--photos N]
+    (either form takes --candidates 1000/u1/grey,1600/u0,... to choose the settings)
 
 Writes bench/results/detect_resolution.json (the scan-library part under its own key).
 """
