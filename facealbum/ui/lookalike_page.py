@@ -397,7 +397,8 @@ class LookalikePage(QWidget):
         if pipeline is None:
             self.status.setText(against[0].upper() + against[1:])
             return
-        if not pipeline.running and pipeline.error:
+        # Say so as soon as the picture stops; a match still being computed is moot.
+        if pipeline.source_ended and pipeline.error:
             self._source_gen += 1
             self._stop_pipeline()
             self._playing = None

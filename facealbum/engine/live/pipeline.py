@@ -116,6 +116,11 @@ class LivePipeline:
     def running(self) -> bool:
         return any(t.is_alive() for t in self._threads)
 
+    @property
+    def source_ended(self) -> bool:
+        """The picture stopped (camera unplugged, stop asked); matching may still wind down."""
+        return bool(self._threads) and not self._threads[0].is_alive()
+
     def set_match_fn(self, match_fn: MatchFn | None) -> None:
         """Match against another library (or none); matches of the old one are forgotten."""
         with self._lock:
