@@ -186,9 +186,19 @@ def main(out: Path) -> int:
         save_small(viewer, out / "photo.png")
         viewer.close()
 
+        # The look-alike page on the sample clip (no camera here), once a face has matches.
         win.show_page(PAGES.index("Look-alike"))
-        settle(3)
+        lookalike = win.lookalike_page
+        clip = FACES / "video" / "short_hamilton_clip.mp4"
+        if clip.is_file() and hasattr(lookalike, "play_video"):
+            lookalike.play_video(clip)
+            settle(60, lambda: bool(lookalike.panel.matches()))
+            settle(1)
+        else:
+            settle(3)
         save_small(win, out / "lookalike.png")
+        if hasattr(lookalike, "shutdown"):
+            lookalike.shutdown()
         win.show_page(PAGES.index("Library"))
         dialog = SettingsDialog(album.settings, win)
         dialog.show()
