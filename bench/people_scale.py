@@ -38,6 +38,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from open_library import fill  # noqa: E402  (the same rows, stamped as the facade does)
+
 from facealbum.album import Album  # noqa: E402
 from facealbum.album_people import PROCESSED_KEY  # noqa: E402
 from facealbum.db import scan_writes  # noqa: E402
@@ -53,28 +55,6 @@ def make_encodings(n_faces: int, n_identities: int) -> tuple[np.ndarray, np.ndar
     from synthetic import synthetic_encodings
 
     return synthetic_encodings(n_faces, n_identities)
-
-
-def fill(album: Album, vectors: np.ndarray) -> None:
-    """Photos and faces straight into the store, one transaction (as bench/open_library.py)."""
-    n_photos = (len(vectors) + FACES_PER_PHOTO - 1) // FACES_PER_PHOTO
-    with album.store.write() as conn:
-        folder = conn.execute("INSERT INTO folders (path) VALUES ('/bench/photos')").lastrowid
-        conn.executemany(
-            "INSERT INTO photos (id, folder_id, path, size, mtime, fingerprint, width, height,"
-            " taken_at, status) VALUES (?, ?, ?, 1000, 0, ?, 4000, 3000, ?, 'ok')",
-            (
-                (i + 1, folder, f"/bench/photos/{i // 1000:03d}/img_{i:06d}.jpg", f"{i:032x}",
-                 f"20{10 + i % 14}-{1 + i % 12:02d}-{1 + i % 28:02d}T12:00:00")
-                for i in range(n_photos)
-            ),
-        )  # fmt: skip
-        conn.executemany(
-            "INSERT INTO faces (photo_id, box_left, box_top, box_right, box_bottom, score,"
-            " size_px, sharpness, encoding) VALUES (?, 0.1, 0.1, 0.3, 0.4, 1.0, 200, 50.0, ?)",
-            ((1 + i // FACES_PER_PHOTO, v.tobytes()) for i, v in enumerate(vectors)),
-        )
-        album.store.bump_generation(conn)
 
 
 def name_people(album: Album, identity: np.ndarray, n_named: int) -> int:
