@@ -1,8 +1,11 @@
 """Thumbnails and face crops made on the thumbnail pool and delivered as QPixmaps.
 
 Views ask for an image by key; a placeholder is shown until ``ready`` fires.
-``clear()`` drops every queued job when the view changes, so scrolling through a
-large library never builds a backlog.
+``clear()`` drops every queued job when the view changes. With ``stale_after`` set, a
+queued job also skips its work when its key has not been asked for during that many
+newer requests (the row scrolled away), so a fast scroll through a large library never
+builds a backlog the screen it stops on has to wait behind; ``dropped`` then tells the
+view, which asks again if the row is still shown.
 """
 
 from __future__ import annotations
@@ -33,15 +36,29 @@ class ImageLoader(QObject):
 
     ready = Signal(object)  # the key whose pixmap just arrived
     failed = Signal(object, str)  # key, reason
+    dropped = Signal(object)  # a key whose queued job was skipped as stale
 
-    def __init__(self, cache: ThumbnailCache | None, capacity: int = 600, parent=None) -> None:
+    def __init__(
+        self,
+        cache: ThumbnailCache | None,
+        capacity: int = 600,
+        parent=None,
+        stale_after: int | None = None,
+    ) -> None:
         super().__init__(parent)
         self._cache = cache
         self._capacity = capacity
+        self._stale_after = stale_after
+        # Request counter and the count at which each queued key was last asked for;
+        # pool threads only read them (an int and a dict lookup: atomic under the GIL).
+        self._asked = 0
+        self._last_asked: dict[Hashable, int] = {}
         self._pixmaps: OrderedDict[Hashable, QPixmap] = OrderedDict()
         self._inflight: set[Hashable] = set()
         self._broken: set[Hashable] = set()
         self._generation = 0
+        # Counters for benchmarks and the curious: jobs queued, made, skipped, failed.
+        self.counts = {"requested": 0, "made": 0, "skipped": 0, "failed": 0}
 
     def set_cache(self, cache: ThumbnailCache | None) -> None:
         self.clear()
@@ -60,16 +77,22 @@ class ImageLoader(QObject):
 
     def request(self, key: Hashable, path: str | Path, size: int, box: Box | None = None) -> None:
         """Start making the image unless it is cached, broken or already on its way."""
-        if key in self._pixmaps or key in self._inflight or key in self._broken:
+        if key in self._pixmaps or key in self._broken:
             return
+        self._asked += 1
+        if key in self._inflight:
+            self._last_asked[key] = self._asked  # still wanted: keep it fresh
+            return
+        self._last_asked[key] = self._asked
         self._inflight.add(key)
+        self.counts["requested"] += 1
         generation = self._generation
         cache = self._cache
         path = Path(path)
 
         def work() -> QImage | None:
-            if generation != self._generation:
-                return None  # the view changed while this job waited: skip the work
+            if generation != self._generation or self._is_stale(key):
+                return None  # the view changed or scrolled on while this job waited
             if cache is not None:
                 return pil_to_qimage(cache.get(path, size, box))
             if box is None:
@@ -88,19 +111,33 @@ class ImageLoader(QObject):
         """Forget queued jobs: they skip their work and their results are ignored."""
         self._generation += 1
         self._inflight.clear()
+        self._last_asked.clear()
+
+    def _is_stale(self, key: Hashable) -> bool:
+        """Runs on a pool thread: whether newer requests have long overtaken this one."""
+        if self._stale_after is None:
+            return False
+        return self._asked - self._last_asked.get(key, self._asked) > self._stale_after
 
     def _arrived(self, generation: int, key: Hashable, img: QImage | None) -> None:
-        if generation != self._generation or img is None:
+        self.counts["skipped" if img is None else "made"] += 1
+        if generation != self._generation:
             return
         self._inflight.discard(key)
+        self._last_asked.pop(key, None)
+        if img is None:
+            self.dropped.emit(key)
+            return
         self._pixmaps[key] = QPixmap.fromImage(img)
         while len(self._pixmaps) > self._capacity:
             self._pixmaps.popitem(last=False)
         self.ready.emit(key)
 
     def _broke(self, generation: int, key: Hashable, err: BaseException) -> None:
+        self.counts["failed"] += 1
         if generation != self._generation:
             return
         self._inflight.discard(key)
+        self._last_asked.pop(key, None)
         self._broken.add(key)
         self.failed.emit(key, str(err))

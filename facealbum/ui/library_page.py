@@ -32,6 +32,7 @@ from facealbum.ui.tasks import run_task
 
 ALL_PHOTOS = -1
 FOLDER_COUNTS_EVERY_S = 3.0
+STALE_THUMBNAIL_REQUESTS = 200
 
 
 class Welcome(QWidget):
@@ -74,7 +75,9 @@ class LibraryPage(QWidget):
         self._folders_request = 0
         self._photos_request = 0
         self._counts_due = 0.0  # time.monotonic() when the folder counts may refresh again
-        self.loader = ImageLoader(None, parent=self)
+        # A fast scroll skips the thumbnails of rows it passed (a few screens' worth of
+        # requests later), so the screen it stops on is not kept waiting behind them.
+        self.loader = ImageLoader(None, parent=self, stale_after=STALE_THUMBNAIL_REQUESTS)
         self.model = PhotoGridModel(self.loader, self)
         self.grid = PhotoGridView()
         self.grid.setModel(self.model)

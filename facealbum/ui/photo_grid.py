@@ -50,6 +50,7 @@ class PhotoGridModel(QAbstractListModel):
         self._flush = QTimer(self, singleShot=True, interval=0)
         self._flush.timeout.connect(self._fetch_wanted)
         loader.ready.connect(self._image_ready)
+        loader.dropped.connect(self._image_ready)  # repaint: a row still shown asks again
         loader.failed.connect(lambda key, _reason: self._image_ready(key))
 
     # -- content -----------------------------------------------------------
@@ -88,6 +89,10 @@ class PhotoGridModel(QAbstractListModel):
 
     def info(self, photo_id: int) -> Any:
         return self._infos.get(photo_id)
+
+    def fetched_count(self) -> int:
+        """How many rows' PhotoInfo has been fetched so far (the rest are ids only)."""
+        return len(self._infos)
 
     # -- Qt model API -------------------------------------------------------
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
