@@ -57,4 +57,4 @@ def similarity_percent(distance: float, tolerance: float) -> int:
 
 
 def plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
