@@ -135,3 +135,29 @@ def test_grid_model_fetches_only_the_rows_it_shows(qtbot, rotated_photo):
 
     model.append_ids([5, 100_000, 100_001])  # a scan reports new photos; 5 is already shown
     assert model.rowCount() == 100_002
+
+
+def test_a_fast_scroll_skips_thumbnails_of_rows_it_left_behind(qtbot, tmp_path):
+    import threading
+
+    from facealbum.ui.image_loader import ImageLoader
+    from facealbum.ui.tasks import run_task
+
+    photo = tmp_path / "p.jpg"
+    Image.new("RGB", (64, 48), (200, 120, 40)).save(photo)
+    loader = ImageLoader(None, stale_after=5)
+    made, dropped = [], []
+    loader.ready.connect(made.append)
+    loader.dropped.connect(dropped.append)
+    # Hold both thumbnail threads so that the requests queue up, as in a fast scroll.
+    release = threading.Event()
+    for _ in range(2):
+        run_task(lambda: release.wait(10), pool_name="thumbs")
+    for row in range(30):
+        loader.request(row, photo, 32)
+    release.set()
+    qtbot.waitUntil(lambda: len(made) + len(dropped) == 30, timeout=10_000)
+    assert sorted(made) == list(range(24, 30))  # the screen the scroll stopped on
+    assert sorted(dropped) == list(range(24))  # passed by: skipped, nothing decoded
+    loader.request(3, photo, 32)  # scrolled back: asked again, made this time
+    qtbot.waitUntil(lambda: 3 in made, timeout=10_000)
