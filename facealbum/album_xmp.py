@@ -24,21 +24,13 @@ log = logging.getLogger(__name__)
 MIN_REGION_OVERLAP = 0.3
 
 
-def overlap(a: Box, b: Box) -> float:
-    w = min(a.right, b.right) - max(a.left, b.left)
-    h = min(a.bottom, b.bottom) - max(a.top, b.top)
-    inter = max(0.0, w) * max(0.0, h)
-    union = a.area + b.area - inter
-    return inter / union if union > 0 else 0.0
-
-
 def match_regions(
     faces: Sequence[tuple[int, Box]], regions: Sequence[FaceRegion]
 ) -> list[tuple[int, str]]:
     """(face id, name) pairs, best overlaps first, each face and region used once."""
     pairs = sorted(
         (
-            (overlap(box, region.box), face_id, i)
+            (box.iou(region.box), face_id, i)
             for face_id, box in faces
             for i, region in enumerate(regions)
             if region.name.strip()

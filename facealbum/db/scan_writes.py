@@ -74,15 +74,6 @@ def _insert_faces(conn: sqlite3.Connection, photo_id: int, faces: Iterable[Face]
     return changes
 
 
-def _overlap(a: Box, b: Box) -> float:
-    """Intersection over union of two boxes."""
-    w = min(a.right, b.right) - max(a.left, b.left)
-    h = min(a.bottom, b.bottom) - max(a.top, b.top)
-    inter = max(0.0, w) * max(0.0, h)
-    union = a.area + b.area - inter
-    return inter / union if union > 0 else 0.0
-
-
 def _replace_faces(conn: sqlite3.Connection, photo_id: int, faces: Iterable[Face]) -> FaceChanges:
     """New faces for an edited photo. A new face matching an old one (same place, very
     close encoding) takes over the old row, so its id, person, rejections survive."""
@@ -98,7 +89,7 @@ def _replace_faces(conn: sqlite3.Connection, photo_id: int, faces: Iterable[Face
     for i, face in enumerate(faces):
         for face_id, box in old_boxes.items():
             dist = float(np.linalg.norm(old_vecs[face_id] - face.encoding))
-            if dist < CARRY_MAX_DISTANCE and _overlap(box, face.box) >= CARRY_MIN_OVERLAP:
+            if dist < CARRY_MAX_DISTANCE and box.iou(face.box) >= CARRY_MIN_OVERLAP:
                 pairs.append((dist, i, face_id))
     kept: dict[int, int] = {}  # new face index -> old face id, closest pairs first
     for _, i, face_id in sorted(pairs):

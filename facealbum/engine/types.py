@@ -34,6 +34,14 @@ class Box:
     def area(self) -> float:
         return max(0.0, self.right - self.left) * max(0.0, self.bottom - self.top)
 
+    def iou(self, other: Box) -> float:
+        """Intersection over union with another box (0 = apart, 1 = the same box)."""
+        w = min(self.right, other.right) - max(self.left, other.left)
+        h = min(self.bottom, other.bottom) - max(self.top, other.top)
+        inter = max(0.0, w) * max(0.0, h)
+        union = self.area + other.area - inter
+        return inter / union if union > 0 else 0.0
+
 
 @dataclass(frozen=True, eq=False)
 class Face:
