@@ -20,23 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scan_photos import true_found
 
 Boxes = list[tuple[float, float, float, float]]
 Detect = Callable[[bytes], tuple[Boxes, float]]
-
-
-def true_found(found: Boxes, placed: list[list[float]]) -> int:
-    """Placed faces that some found box sits on (its centre inside the placed box)."""
-    hits = 0
-    used: set[int] = set()
-    for p in placed:
-        for i, f in enumerate(found):
-            cx, cy = (f[0] + f[2]) / 2, (f[1] + f[3]) / 2
-            if i not in used and p[0] <= cx <= p[2] and p[1] <= cy <= p[3]:
-                used.add(i)
-                hits += 1
-                break
-    return hits
 
 
 _engines: dict[str, Any] = {}  # per process: loading a detector must not count as detection

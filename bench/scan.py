@@ -38,7 +38,7 @@ FACES_DIR = Path(os.environ.get("FACEALBUM_TEST_FACES", REPO_ROOT.parent / "shar
 RESULTS = REPO_ROOT / "bench" / "results" / "scan.json"
 THEIR_SIDE = 1600  # face_recognition's CLI shrinks larger photos to this before detecting
 
-from scan_photos import CANVAS, JPEG_QUALITY, build_library  # noqa: E402
+from scan_photos import CANVAS, JPEG_QUALITY, build_library, true_found  # noqa: E402
 
 # -- the runs ---------------------------------------------------------------------------
 
@@ -171,20 +171,6 @@ def make_chunks(photos: Path, names: list[str], count: int, into: Path) -> list[
 # -- scoring ----------------------------------------------------------------------------
 
 
-def _matched(found: list[list[float]], placed: list[list[float]]) -> int:
-    """Placed faces that some found box sits on (its centre inside the placed box)."""
-    hits = 0
-    used: set[int] = set()
-    for p in placed:
-        for i, f in enumerate(found):
-            cx, cy = (f[0] + f[2]) / 2, (f[1] + f[3]) / 2
-            if i not in used and p[0] <= cx <= p[2] and p[1] <= cy <= p[3]:
-                used.add(i)
-                hits += 1
-                break
-    return hits
-
-
 def stored_box(box: list[float], orientation: int) -> list[float]:
     """An upright normalised box in the coordinates of the stored (unrotated) pixels."""
     left, top, right, bottom = box
@@ -202,7 +188,7 @@ def true_faces_per_photo(boxes: dict, truth: list[dict], upright: bool) -> dict[
     out = {}
     for t in truth:
         placed = t["boxes"] if upright else [stored_box(b, t["orientation"]) for b in t["boxes"]]
-        out[t["file"]] = _matched(boxes.get(t["file"], []), placed)
+        out[t["file"]] = true_found(boxes.get(t["file"], []), placed)
     return out
 
 

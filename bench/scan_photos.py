@@ -27,6 +27,20 @@ FACE_WIDTH_MANY = (180, 320)
 DETECT_LONG_SIDE = 1600  # where the source faces are located, as labels.csv was made
 
 
+def true_found(found: list[list[float]], placed: list[list[float]]) -> int:
+    """Placed faces that some found box sits on (its centre inside the placed box)."""
+    hits = 0
+    used: set[int] = set()
+    for p in placed:
+        for i, f in enumerate(found):
+            cx, cy = (f[0] + f[2]) / 2, (f[1] + f[3]) / 2
+            if i not in used and p[0] <= cx <= p[2] and p[1] <= cy <= p[3]:
+                used.add(i)
+                hits += 1
+                break
+    return hits
+
+
 def source_faces(faces_dir: Path) -> list[dict]:
     """Photos with exactly one labelled face, with that face's box found by dlib's HOG."""
     import csv
