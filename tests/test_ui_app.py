@@ -9,6 +9,8 @@ from PIL import Image
 
 pytest.importorskip("pytestqt")
 
+from helpers_gui_ticks import window_on_new_library  # noqa: E402
+
 from facealbum.ui.main_window import PAGES, MainWindow  # noqa: E402
 from facealbum.ui.recent import RecentLibraries  # noqa: E402
 
@@ -43,11 +45,7 @@ def photo_folder(tmp_path: Path, labels) -> Path:
 
 @pytest.fixture()
 def window(qtbot, tmp_path: Path):
-    win = MainWindow(RecentLibraries(tmp_path / "recent.json"))
-    qtbot.addWidget(win)
-    win.show()
-    with qtbot.waitSignal(win.context.album_changed, timeout=30_000):
-        win.open_library(tmp_path / "library")
+    win = window_on_new_library(qtbot, tmp_path)
     yield win
     win.close()
 
