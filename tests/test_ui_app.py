@@ -128,3 +128,19 @@ def test_missing_library_folder_shows_a_message_not_a_crash(qtbot, tmp_path, mon
     qtbot.waitUntil(lambda: bool(shown), timeout=30_000)
     assert shown == ["Cannot open the library"]
     assert win.context.album is None
+
+
+@pytest.mark.slow
+def test_unreadable_photos_are_listed_with_their_reason_after_a_scan(qtbot, window, photo_folder):
+    (photo_folder / "broken.jpg").write_bytes(b"not a photo at all")
+    (photo_folder / "empty.jpg").write_bytes(b"")
+
+    result = scan_folder(qtbot, window, photo_folder)
+
+    assert result.errors == 2
+    qtbot.waitUntil(lambda: getattr(window, "scan_report", None) is not None, timeout=5_000)
+    details = window.scan_report.detailedText()
+    assert "broken.jpg: not an image" in details
+    assert "empty.jpg: file is empty" in details
+    assert "2 photos could not be read" in window.scan_report.text()
+    window.scan_report.grab().save(str(photo_folder.parent / "scan_report.png"))

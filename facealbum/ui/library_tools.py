@@ -54,19 +54,30 @@ def export_xmp(context: LibraryContext, parent: QWidget) -> None:
 
 def show_export_report(parent: QWidget, written: int, errors: list[str]) -> QMessageBox:
     """Non-modal: the user reads it while working on; every failure is listed in full."""
+    done = f"{plural(written, 'sidecar')} written."
+    if errors:
+        text = f"{done} {plural(len(errors), 'photo')} could not get one:"
+        return show_problems(parent, "Write names to XMP sidecars", text, errors)
     box = QMessageBox(parent)
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     box.setWindowTitle("Write names to XMP sidecars")
-    done = f"{plural(written, 'sidecar')} written."
-    if errors:
-        box.setIcon(QMessageBox.Icon.Warning)
-        box.setText(f"{done} {plural(len(errors), 'photo')} could not get one:")
-        shown = errors[:8]
-        more = f"\n… and {len(errors) - len(shown)} more (see Details)" if errors[8:] else ""
-        box.setInformativeText("\n".join(shown) + more)
-        box.setDetailedText("\n".join(errors))
-    else:
-        box.setIcon(QMessageBox.Icon.Information)
-        box.setText(done if written else "No photo has a named person yet; nothing to write.")
+    box.setIcon(QMessageBox.Icon.Information)
+    box.setText(done if written else "No photo has a named person yet; nothing to write.")
+    box.open()
+    return box
+
+
+def show_problems(parent: QWidget, title: str, text: str, problems: list[str]) -> QMessageBox:
+    """A non-modal warning listing each problem ("<file>: <reason>"), the first few at once
+    and all of them under Details."""
+    box = QMessageBox(parent)
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.setWindowTitle(title)
+    box.setIcon(QMessageBox.Icon.Warning)
+    box.setText(text)
+    shown = problems[:8]
+    more = f"\n… and {len(problems) - len(shown)} more (see Details)" if problems[8:] else ""
+    box.setInformativeText("\n".join(shown) + more)
+    box.setDetailedText("\n".join(problems))
     box.open()
     return box

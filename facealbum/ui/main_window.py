@@ -38,6 +38,7 @@ from facealbum.ui.scan_status import ScanStatus
 from facealbum.ui.search_page import SearchPage, qimage_to_rgb
 from facealbum.ui.settings_dialog import SettingsDialog
 from facealbum.ui.shortcuts import ShortcutsDialog, collect_shortcuts
+from facealbum.ui.style import plural
 from facealbum.ui.tasks import run_task
 
 log = logging.getLogger(__name__)
@@ -164,6 +165,10 @@ class MainWindow(QMainWindow):
         c.status_message.connect(lambda text: self.statusBar().showMessage(text, 6000))
         c.error.connect(lambda title, err: show_error(self, title, err))
         c.scan.finished.connect(self._scan_finished)
+        # Every unreadable photo of a scan, with its reason, for the report at its end.
+        self._scan_problems: list[str] = []
+        c.scan.started.connect(self._scan_problems.clear)
+        c.scan.progress.connect(lambda p: self._scan_problems.extend(p.new_errors))
         c.scan.failed.connect(lambda msg: show_error(self, "The scan stopped", msg))
         c.album_changed.connect(self._album_changed)
         c.data_changed.connect(self._update_undo)
@@ -261,6 +266,15 @@ class MainWindow(QMainWindow):
                 f"{word}: {progress.done:,} photos, {progress.faces_found:,} faces, "
                 f"{progress.errors} unreadable",
                 10000,
+            )
+        if self._scan_problems:
+            problems, self._scan_problems = self._scan_problems, []
+            self.scan_report = library_tools.show_problems(
+                self,
+                "Some photos could not be read",
+                f"{plural(len(problems), 'photo')} could not be read. They are left out of "
+                "the library until they change; the files themselves are untouched.",
+                problems,
             )
 
     # -- actions --------------------------------------------------------------------------
