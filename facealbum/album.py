@@ -243,8 +243,11 @@ class Album(PeopleMixin):
         return len(changes.removed_ids)
 
     def folders(self) -> list[FolderInfo]:
+        """Every library folder, each with why it cannot be read now (None when it can)."""
+        from facealbum.engine.scanner import folder_offline_reason
+
         rows = queries.folders(self._store.conn)
-        return [queries.folder_info(r, Path(r[1]).is_dir()) for r in rows]
+        return [queries.folder_info(r, folder_offline_reason(r[1], r[2])) for r in rows]
 
     def _folder_info(self, folder_id: int) -> FolderInfo:
         for info in self.folders():
@@ -284,13 +287,19 @@ class Album(PeopleMixin):
         progress: Callable[[ScanProgress], None] | None = None,
         cancel: threading.Event | None = None,
         pause: threading.Event | None = None,
+        prune: bool = False,
     ) -> ScanProgress:
         """Bring the library up to date with the disk (blocking). `folders`: library folders,
-        or sub-folders of them, to scan; None = all."""
+        or sub-folders of them, to scan; None = all.
+
+        Photos are removed only when their folder was read and they are not in it. A
+        folder that cannot be read is offline: its photos stay (final.offline). Removals
+        that are most of a folder, or under a bare folder (an empty mount point), wait
+        for the user (final.held_back) unless `prune`."""
         from facealbum.album_scan import ScanJob
 
         targets = self._scan_targets(folders)
-        final = ScanJob(self, targets, progress, cancel, pause).run()
+        final = ScanJob(self, targets, progress, cancel, pause, prune=prune).run()
         # New faces join groups and get suggestions (a cancelled scan's faces too).
         self.update_people_after_scan()
         return final

@@ -7,13 +7,20 @@ the next scan redoes nothing that was committed.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from facealbum.album_types import LibraryError, ScanProgress
+from facealbum.album_types import (
+    HeldBack,
+    LibraryError,
+    OfflineFolder,
+    ScanProgress,
+    readable_path,
+)
 from facealbum.db import queries, scan_writes
 from facealbum.engine.scanner import (
     Analysed,
@@ -21,12 +28,13 @@ from facealbum.engine.scanner import (
     Failed,
     KnownPhoto,
     Moved,
+    PhotoWalk,
     ScanClock,
     ScanPool,
     ScanResult,
     WorkerStartError,
+    is_under,
     plan_scan,
-    walk_photos,
 )
 
 if TYPE_CHECKING:
@@ -40,6 +48,11 @@ REPORT_SECONDS = 0.1  # progress reports at most ~10 times a second
 # take at most INDEX_SAVE_SHARE of the scan's time.
 INDEX_SAVE_SECONDS = 60.0
 INDEX_SAVE_SHARE = 0.05
+# A photo gone from disk keeps its faces and names this long, in case it turns up again
+# (moved to a folder that is scanned later, or added to the library later): long enough
+# for a reorganisation done over a holiday, short enough that deleted photos do not
+# linger in the database for good.
+VANISHED_KEEP_DAYS = 90
 
 
 class ScanJob:
@@ -50,14 +63,18 @@ class ScanJob:
         progress: Callable[[ScanProgress], None] | None,
         cancel: threading.Event | None,
         pause: threading.Event | None,
+        prune: bool = False,
     ) -> None:
         self.album = album
+        self.prune = prune
         self.store = album.store
         self.targets = targets
         self.progress = progress
         self.cancel = cancel or threading.Event()
         self.pause = pause
         self.folder_of: dict[str, int] = {}
+        self.offline: list[OfflineFolder] = []
+        self.held_back: list[HeldBack] = []
         self.vanished: set[str] = set()
         self.claimed: set[str] = set()
         self.batch: list[ScanResult] = []
@@ -88,6 +105,8 @@ class ScanJob:
             new_photo_ids=tuple(self.new_photo_ids),
             last_error=self.last_error,
             new_errors=tuple(self.new_errors),
+            offline=tuple(self.offline) if phase in ("done", "cancelled") else (),
+            held_back=tuple(self.held_back) if phase in ("done", "cancelled") else (),
         )
         if self.progress is not None and (force or now - self.last_report >= REPORT_SECONDS):
             self.last_report = now
@@ -104,21 +123,19 @@ class ScanJob:
     # -- the scan -------------------------------------------------------------------------
 
     def run(self) -> ScanProgress:
-        disk = self._walk()
+        to_analyse, removed, known = self._plan()
         if self.cancel.is_set():
             return self._report("cancelled", force=True)
-        known = self._known()
-        plan = plan_scan(disk, known)
-        self.vanished = set(plan.removed)
-        candidates = self._moved_candidates(plan.removed, plan.to_analyse, known)
-        self.clock = ScanClock(len(plan.to_analyse))
+        self.vanished = set(removed)
+        candidates = self._moved_candidates(removed, to_analyse, known)
+        self.clock = ScanClock(len(to_analyse))
         self._report("scanning", force=True)
         settings = self.album.settings
-        workers = min(settings.effective_workers(), max(1, len(plan.to_analyse)))
+        workers = min(settings.effective_workers(), max(1, len(to_analyse)))
         try:
-            if plan.to_analyse:
+            if to_analyse:
                 with ScanPool(workers, settings.detector, settings.min_face_px) as pool:
-                    self._analyse(pool, plan.to_analyse, candidates)
+                    self._analyse(pool, to_analyse, candidates)
                     if self.retry and not self.cancel.is_set():
                         retry, self.retry = self.retry, []
                         self._analyse(pool, retry, None)
@@ -134,41 +151,59 @@ class ScanJob:
             self.album.save_index()
         return self._report("cancelled" if self.cancel.is_set() else "done", force=True)
 
-    def _walk(self) -> list[DiskPhoto]:
-        disk: list[DiskPhoto] = []
-        self.available: list[tuple[int, Path]] = []
+    def _plan(self) -> tuple[list[DiskPhoto], list[str], dict[str, KnownPhoto]]:
+        """Walk each target and compare it with the library: (photos to analyse, paths
+        gone for sure, what the library knew of the walked folders)."""
+        to_analyse: list[DiskPhoto] = []
+        removed: list[str] = []
+        known_all: dict[str, KnownPhoto] = {}
+        roots = dict(self.album._folder_paths())
+        # The library's own folder may sit inside a photo folder: never index its thumbnails.
+        skip = [str(self.album.directory)]
         for folder_id, root in self.targets:
+            known = self._known(folder_id, root, roots)
+            walk = PhotoWalk(root, skip)
+            disk: list[DiskPhoto] = []
             try:
-                for photo in walk_photos(root):
+                for photo in walk:
                     disk.append(photo)
                     self.folder_of[photo.path] = folder_id
-                    self.clock.done = len(disk)
+                    self.clock.done += 1
                     self._report("walking")
                     if self.cancel.is_set():
-                        return disk
+                        return to_analyse, removed, known_all
             except OSError:
                 # Missing (an unplugged drive?): its photos stay in the library untouched.
-                self._error(f"{root}: folder not found, skipped")
+                self._went_offline(str(root), "not found (an unplugged drive?)", len(known))
                 continue
-            self.available.append((folder_id, root))
-        return disk
+            plan = plan_scan(disk, known, walk.unread, prune=self.prune)
+            for unread in walk.unread:
+                kept = sum(1 for p in known if is_under(p, unread.path))
+                if not unread.empty or kept:
+                    self._went_offline(unread.path, unread.reason, kept)
+            if plan.held_back:
+                self.held_back.append(HeldBack(str(root), len(plan.held_back), len(known)))
+            to_analyse += plan.to_analyse
+            removed += plan.removed
+            known_all.update(known)
+        return to_analyse, removed, known_all
 
-    def _known(self) -> dict[str, KnownPhoto]:
-        known: dict[str, KnownPhoto] = {}
-        folder_roots = dict(self.album._folder_paths())
-        for folder_id, root in self.available:
-            under = None if folder_roots.get(folder_id) == root else str(root).rstrip("/") + "/"
-            for path, row in queries.known_photos(self.store.conn, folder_id, under).items():
-                known[path] = KnownPhoto(*row)
-        return known
+    def _went_offline(self, path: str, reason: str, photos_kept: int) -> None:
+        self.offline.append(OfflineFolder(readable_path(path), reason, photos_kept))
 
-    @staticmethod
+    def _known(self, folder_id: int, root: Path, roots: dict[int, Path]) -> dict[str, KnownPhoto]:
+        under = None if roots.get(folder_id) == root else str(root).rstrip("/") + "/"
+        rows = queries.known_photos(self.store.conn, folder_id, under)
+        return {path: KnownPhoto(*row) for path, row in rows.items()}
+
     def _moved_candidates(
-        removed: list[str], to_analyse: list[DiskPhoto], known: dict[str, KnownPhoto]
+        self, removed: list[str], to_analyse: list[DiskPhoto], known: dict[str, KnownPhoto]
     ) -> dict[str, str]:
-        """fingerprint -> old path: photos that vanished (moves), and changed known photos
-        (a touched file whose content is the same needs only its stat updated)."""
-        candidates: dict[str, str] = {}
+        """fingerprint -> old path: photos that vanished in earlier scans, photos that
+        vanished in this one (moves: they win, so that the row keeps its ids), and changed
+        known photos (a touched file whose content is the same needs only its stat
+        updated)."""
+        candidates = queries.vanished_fingerprints(self.store.conn)
         for path in [p.path for p in to_analyse] + removed:
             k = known.get(path)
             if k is not None and k.fingerprint and k.status == "ok":
@@ -200,7 +235,16 @@ class ScanJob:
 
         def write(conn) -> scan_writes.FaceChanges:
             for result in batch:
-                photo_id, change = self._write(conn, result, errors, retry)
+                # One photo that cannot be stored fails alone, not its whole batch.
+                conn.execute("SAVEPOINT photo")
+                try:
+                    photo_id, change = self._write(conn, result, errors, retry)
+                except (sqlite3.IntegrityError, ValueError) as e:
+                    conn.execute("ROLLBACK TO photo")
+                    errors.append(f"{readable_path(result.path)}: could not be stored: {e}")
+                    continue
+                finally:
+                    conn.execute("RELEASE photo")
                 if photo_id is not None:
                     committed.append(photo_id)
                 changes.extend(change)
@@ -225,7 +269,7 @@ class ScanJob:
             a = result.analysis
             return scan_writes.save_analysis(conn, self.folder_of[a.path], a)
         if isinstance(result, Failed):
-            errors.append(f"{result.path}: {result.reason}")
+            errors.append(f"{readable_path(result.path)}: {result.reason}")
             return scan_writes.save_failure(
                 conn, self.folder_of[result.path], result.path, result.size, result.mtime,
                 result.reason,
@@ -243,10 +287,15 @@ class ScanJob:
         return photo_id, change
 
     def _remove_vanished(self) -> None:
+        """Remove what is gone for sure (kept as vanished for a while) and forget what
+        vanished long ago."""
         gone = sorted(self.vanished - self.claimed)
-        if not gone:
-            return
-        self.album.write_faces(lambda conn: scan_writes.remove_photos(conn, gone))
+
+        def write(conn) -> scan_writes.FaceChanges:
+            scan_writes.expire_vanished(conn, VANISHED_KEEP_DAYS)
+            return scan_writes.remove_photos(conn, gone)
+
+        self.album.write_faces(write)
 
 
 def _start_failure(error: WorkerStartError) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from facealbum.engine.types import Box
@@ -11,13 +12,51 @@ class LibraryError(Exception):
     """A problem the user caused or can fix; str(e) is a readable message."""
 
 
+def readable_path(path: str) -> str:
+    r"""A path fit to show and print. A file name that is not valid UTF-8 (old zip archives
+    make them) reaches Python with its odd bytes as lone surrogates, which no terminal, Qt
+    label or UTF-8 file can take: those bytes are shown as \xNN escapes instead."""
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 @dataclass(frozen=True)
 class FolderInfo:
     id: int
     path: str
     photo_count: int
     face_count: int
-    available: bool  # False while the folder is missing (e.g. an unplugged drive)
+    # Why the folder cannot be read now ("not found: an unplugged drive?", "empty, but ...",
+    # "cannot be read: permission denied"), None while it can. An offline folder keeps its
+    # photos, faces and names until it is back.
+    offline: str | None = None
+
+    @property
+    def available(self) -> bool:
+        return self.offline is None
+
+
+@dataclass(frozen=True)
+class OfflineFolder:
+    """A folder a scan could not read: nothing under it was changed or removed."""
+
+    path: str
+    reason: str
+    photos_kept: int
+
+
+@dataclass(frozen=True)
+class HeldBack:
+    """Photos a scan found gone from a readable folder but did not remove, because they are
+    a large share of what the folder held (a drive failing, a sync client emptying folders):
+    removing them needs the user's yes (Album.scan(..., prune=True))."""
+
+    folder: str
+    gone: int
+    known: int
 
 
 @dataclass(frozen=True)
@@ -31,6 +70,10 @@ class PhotoInfo:
     status: str  # "ok" | "error" ("pending" only between a crash and the next scan)
     error: str | None
     face_count: int
+
+    @property
+    def display_path(self) -> str:
+        return readable_path(self.path)
 
 
 @dataclass(frozen=True)
@@ -62,6 +105,9 @@ class ScanProgress:
     # Every "<path>: <reason>" since the previous report (reports are throttled,
     # so last_error alone can skip some).
     new_errors: tuple[str, ...] = ()
+    # Filled in the final report: folders that were offline, removals waiting for a yes.
+    offline: tuple[OfflineFolder, ...] = ()
+    held_back: tuple[HeldBack, ...] = ()
 
 
 @dataclass(frozen=True)

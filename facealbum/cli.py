@@ -7,7 +7,9 @@ commands that need them. With no command, the GUI opens.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import shlex
 import signal
 import sys
 import threading
@@ -20,6 +22,13 @@ if TYPE_CHECKING:
     from facealbum.album_types import ScanProgress
 
 PROG = "facealbum"
+
+
+def readable_path(path: str) -> str:
+    """A path fit to print (see album_types.readable_path; imported late to keep start-up light)."""
+    from facealbum.album_types import readable_path as readable
+
+    return readable(path)
 
 
 class CommandError(Exception):
@@ -48,6 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     scan = sub.add_parser("scan", parents=[json_flag], help="add folders if needed and scan them")
     scan.add_argument("paths", nargs="+", metavar="PATH")
+    scan.add_argument(
+        "--prune",
+        action="store_true",
+        help="remove photos that are gone even when they are most of a folder, or their "
+        "folder is empty (without it such removals wait: an unplugged drive looks the same)",
+    )
     scan.set_defaults(handler=cmd_scan)
 
     search = sub.add_parser("search", parents=[json_flag], help="find the people of a photo")
@@ -143,7 +158,7 @@ def cmd_scan(album: Album, args: argparse.Namespace) -> int:
         roots.append(real)
     if not roots:
         return 1
-    final = _scan_with_feedback(album, roots, args.json)
+    final = _scan_with_feedback(album, roots, args.json, args.prune)
     if args.json:
         _print_json(_progress_dict(final))
     else:
@@ -151,10 +166,25 @@ def cmd_scan(album: Album, args: argparse.Namespace) -> int:
             f"{final.phase}: {final.done} of {final.total} photos analysed, "
             f"{final.faces_found} faces found, {final.errors} could not be read"
         )
-    return 1 if failed or final.phase == "cancelled" else 0
+    _report_kept(final)
+    attention = final.offline or final.held_back
+    return 1 if failed or attention or final.phase == "cancelled" else 0
 
 
-def _scan_with_feedback(album: Album, roots: list[Path], as_json: bool) -> ScanProgress:
+def _report_kept(final: ScanProgress) -> None:
+    """What the scan did not remove, and why: one line each on stderr."""
+    for f in final.offline:
+        _fail(f"{f.path} is offline ({f.reason}): its {f.photos_kept} photos are kept")
+    for h in final.held_back:
+        _fail(
+            f"{h.gone} of {h.known} photos of {h.folder} are gone; they stay in the library "
+            f"until you confirm with: {PROG} scan --prune {shlex.quote(h.folder)}"
+        )
+
+
+def _scan_with_feedback(
+    album: Album, roots: list[Path], as_json: bool, prune: bool = False
+) -> ScanProgress:
     """Scan with a progress bar on a terminal; bad files get one line each on stderr.
     The first Ctrl-C cancels the scan cleanly (committed work is kept)."""
     cancel = threading.Event()
@@ -185,7 +215,7 @@ def _scan_with_feedback(album: Album, roots: list[Path], as_json: bool) -> ScanP
 
     previous = _install_cancel_on_sigint(cancel)
     try:
-        return album.scan(roots, progress=report, cancel=cancel)
+        return album.scan(roots, progress=report, cancel=cancel, prune=prune)
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
@@ -218,6 +248,8 @@ def _progress_dict(p: ScanProgress) -> dict[str, Any]:
         "faces_found": p.faces_found,
         "errors": p.errors,
         "photos_per_second": round(p.photos_per_second, 3),
+        "offline": [dataclasses.asdict(f) for f in p.offline],
+        "held_back": [dataclasses.asdict(h) for h in p.held_back],
     }
 
 
@@ -255,12 +287,12 @@ def cmd_search(album: Album, args: argparse.Namespace) -> int:
         _print_json(rows)
         return 0
     if not results:
-        print(f"no face found in {args.image}")
+        print(f"no face found in {readable_path(args.image)}")
     for n, (face, matches) in enumerate(results):
         box = ", ".join(f"{v:.2f}" for v in face.box.as_list())
         print(f"face {n} at ({box}): {len(matches) or 'no'} matching photos")
         for m in matches:
-            print(f"  {m.distance:.3f}  {m.photo}  (face {m.face_id})")
+            print(f"  {m.distance:.3f}  {readable_path(m.photo)}  (face {m.face_id})")
     return 0
 
 
@@ -272,7 +304,7 @@ def cmd_similar(album: Album, args: argparse.Namespace) -> int:
     if not matches:
         print(f"no other photo matches face {args.face_id}")
     for m in matches:
-        print(f"{m.distance:.3f}  {m.photo}  (face {m.face_id})")
+        print(f"{m.distance:.3f}  {readable_path(m.photo)}  (face {m.face_id})")
     return 0
 
 
@@ -298,6 +330,7 @@ def _folder_dict(f: Any) -> dict[str, Any]:
         "photos": f.photo_count,
         "faces": f.face_count,
         "available": f.available,
+        "offline": f.offline,
     }
 
 
@@ -324,6 +357,6 @@ def cmd_folders(album: Album, args: argparse.Namespace) -> int:
     if not folders:
         print(f"no folders yet (add one with `{PROG} folders add PATH`)")
     for f in folders:
-        missing = "" if f.available else "  [missing]"
-        print(f"{f.id:>4}  {f.path}  {f.photo_count} photos, {f.face_count} faces{missing}")
+        offline = f"  [offline: {f.offline}]" if f.offline else ""
+        print(f"{f.id:>4}  {f.path}  {f.photo_count} photos, {f.face_count} faces{offline}")
     return 0

@@ -226,11 +226,16 @@ def cmd_suggestions(album: Album, args: argparse.Namespace) -> int:
         return 0
     if not found:
         print("no suggestions")
+    from facealbum.album_types import readable_path
+
     for s in found:
         face = album.face(s.face_id)
         where = Path(face.photo).name if face else "?"
         new = "  (new person)" if s.person_id is None else ""
-        print(f"{s.face_id:>6}  {s.name}{new}  {s.confidence:.0%} sure  {where}  [{s.source}]")
+        print(
+            f"{s.face_id:>6}  {s.name}{new}  {s.confidence:.0%} sure  {readable_path(where)}"
+            f"  [{s.source}]"
+        )
     return 0
 
 
@@ -258,7 +263,7 @@ def cmd_person(album: Album, args: argparse.Namespace) -> int:
         return 0
     for p in photo_ids:
         if p in photos:
-            print(photos[p].path)
+            print(photos[p].display_path)
     return 0
 
 

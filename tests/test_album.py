@@ -182,7 +182,9 @@ def test_a_missing_folder_keeps_its_photos(faces_dir: Path, tmp_path: Path):
         album.scan()
         photos.rename(tmp_path / "unplugged")
         final = album.scan()
-        assert final.errors == 1 and "not found" in final.last_error
+        assert final.errors == 0
+        assert [(o.path, o.photos_kept) for o in final.offline] == [(str(photos), 1)]
+        assert final.offline[0].reason.startswith("not found")
         assert album.stats()["photos"] == 1
         assert album.folders()[0].available is False
 

@@ -18,8 +18,11 @@ from facealbum.engine.scanner import (
     Failed,
     KnownPhoto,
     Moved,
+    PhotoWalk,
     ScanClock,
     ScanPool,
+    UnreadFolder,
+    folder_offline_reason,
     plan_scan,
     walk_photos,
 )
@@ -70,24 +73,59 @@ def test_walk_follows_symlinked_folder_and_survives_a_loop(tmp_path: Path) -> No
     assert found == {"a.jpg", os.path.join("linked", "b.jpg")}
 
 
-def test_walk_skips_unreadable_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _refuse(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
+    """Make `folder` unreadable, also for root (who reads any folder), as the OS would."""
+    folder.chmod(0)
+    real_scandir = os.scandir
+
+    def scandir(path):
+        if os.fspath(path) == str(folder):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+
+
+def test_walk_reports_an_unreadable_folder_instead_of_skipping_it_silently(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _touch(tmp_path / "a.jpg")
     locked = tmp_path / "locked"
     _touch(locked / "b.jpg")
-    locked.chmod(0)
-    if os.geteuid() == 0:  # root reads any folder: refuse it the way the OS would
-        real_scandir = os.scandir
-
-        def scandir(path):
-            if os.fspath(path) == str(locked):
-                raise PermissionError(13, "Permission denied", str(path))
-            return real_scandir(path)
-
-        monkeypatch.setattr(os, "scandir", scandir)
+    _refuse(monkeypatch, locked)
     try:
-        assert _walked(tmp_path) == {"a.jpg"}
+        walk = PhotoWalk(tmp_path)
+        assert {os.path.relpath(p.path, tmp_path) for p in walk} == {"a.jpg"}
+        assert walk.unread == [UnreadFolder(str(locked), "cannot be read: permission denied")]
     finally:
         locked.chmod(0o755)
+
+
+def test_walk_reports_bare_folders_and_skips_the_library_folder(tmp_path: Path) -> None:
+    _touch(tmp_path / "a.jpg")
+    (tmp_path / "usb").mkdir()  # an unmounted drive leaves its mount point bare
+    _touch(tmp_path / "library" / "thumbnails" / "t.jpg")
+    walk = PhotoWalk(tmp_path, skip=[str(tmp_path / "library")])
+    assert [os.path.relpath(p.path, tmp_path) for p in walk] == ["a.jpg"]
+    assert walk.unread == [UnreadFolder(str(tmp_path / "usb"), "empty", empty=True)]
+
+
+def test_folder_offline_reason_tells_missing_unreadable_and_emptied_folders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert folder_offline_reason(str(tmp_path / "gone"), 5).startswith("not found")
+    (tmp_path / "bare").mkdir()
+    assert folder_offline_reason(str(tmp_path / "bare"), 0) is None  # a new, empty folder
+    assert folder_offline_reason(str(tmp_path / "bare"), 5).startswith("empty")
+    _touch(tmp_path / "full" / "a.jpg")
+    assert folder_offline_reason(str(tmp_path / "full"), 5) is None
+    _refuse(monkeypatch, tmp_path / "full")
+    try:
+        assert folder_offline_reason(str(tmp_path / "full"), 5) == (
+            "cannot be read: permission denied"
+        )
+    finally:
+        (tmp_path / "full").chmod(0o755)
 
 
 def test_walk_of_missing_folder_raises_instead_of_reporting_nothing(tmp_path: Path) -> None:
@@ -127,6 +165,41 @@ def test_plan_scan_classifies_new_changed_pending_removed_unchanged() -> None:
     ]
     assert plan.removed == ["/p/gone.jpg"]
     assert plan.unchanged == 2  # same.jpg, and failed.jpg is not retried while unchanged
+
+
+def _known(paths: list[str]) -> dict[str, KnownPhoto]:
+    return {p: KnownPhoto(10, 1.0, f"f{i}", "ok") for i, p in enumerate(paths)}
+
+
+def test_plan_removes_nothing_under_a_folder_it_could_not_read() -> None:
+    known = _known(["/p/a.jpg", "/p/locked/b.jpg", "/p/usb/c.jpg", "/p/gone.jpg"])
+    disk = [DiskPhoto("/p/a.jpg", 10, 1.0)]
+    unread = [
+        UnreadFolder("/p/locked", "cannot be read: permission denied"),
+        UnreadFolder("/p/usb", "empty", empty=True),
+    ]
+    plan = plan_scan(disk, known, unread)
+    assert plan.removed == ["/p/gone.jpg"]
+    assert plan.kept_unread == ["/p/locked/b.jpg"]
+    assert plan.held_back == ["/p/usb/c.jpg"]
+    # The user says the bare folder's photos are gone; an unreadable one proves nothing.
+    pruned = plan_scan(disk, known, unread, prune=True)
+    assert sorted(pruned.removed) == ["/p/gone.jpg", "/p/usb/c.jpg"]
+    assert pruned.kept_unread == ["/p/locked/b.jpg"]
+
+
+def test_plan_holds_back_removing_most_of_a_folder_until_pruned() -> None:
+    paths = [f"/p/{i}.jpg" for i in range(20)]
+    known = _known(paths)
+    few_gone = plan_scan([DiskPhoto(p, 10, 1.0) for p in paths[:15]], known)
+    assert len(few_gone.removed) == 5 and not few_gone.held_back
+    most_gone = [DiskPhoto(p, 10, 1.0) for p in paths[:5]]
+    held = plan_scan(most_gone, known)
+    assert not held.removed and len(held.held_back) == 15
+    assert len(plan_scan(most_gone, known, prune=True).removed) == 15
+    # A small folder tidied up by hand asks nothing.
+    small = _known(paths[:4])
+    assert len(plan_scan([], small).removed) == 4
 
 
 # -- the clock --------------------------------------------------------------------------

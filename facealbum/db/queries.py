@@ -9,6 +9,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from facealbum.album_types import FaceInfo, FolderInfo, PhotoInfo
+from facealbum.db.paths import from_db, key
 from facealbum.engine.types import ENCODING_DIM, Box
 
 # SQLite's default limit on host parameters is 999 on old builds.
@@ -16,7 +17,7 @@ _CHUNK = 900
 
 _FACE_COLUMNS = (
     "f.id, f.photo_id, p.path, f.box_left, f.box_top, f.box_right, f.box_bottom, f.score,"
-    " f.size_px, f.sharpness, f.person_id, pe.name, f.group_id, f.assigned_by"
+    " f.size_px, f.sharpness, f.person_id, pe.name, f.group_id, f.assigned_by, p.path_bytes"
 )
 _FACE_FROM = "faces f JOIN photos p ON p.id = f.photo_id LEFT JOIN people pe ON pe.id = f.person_id"
 
@@ -41,8 +42,8 @@ def folders(conn: sqlite3.Connection) -> list[tuple[int, str, int, int]]:
     ).fetchall()
 
 
-def folder_info(row: tuple[int, str, int, int], available: bool) -> FolderInfo:
-    return FolderInfo(row[0], row[1], row[2], row[3], available)
+def folder_info(row: tuple[int, str, int, int], offline: str | None) -> FolderInfo:
+    return FolderInfo(row[0], row[1], row[2], row[3], offline)
 
 
 def photo_ids(
@@ -69,12 +70,12 @@ def photos(conn: sqlite3.Connection, ids: Sequence[int]) -> dict[int, PhotoInfo]
     for part in chunks(ids):
         rows = conn.execute(
             "SELECT p.id, p.path, p.folder_id, p.width, p.height, p.taken_at, p.status, p.error,"
-            " (SELECT COUNT(*) FROM faces f WHERE f.photo_id = p.id)"
+            " (SELECT COUNT(*) FROM faces f WHERE f.photo_id = p.id), p.path_bytes"
             f" FROM photos p WHERE p.id IN ({marks(len(part))})",
             part,
         )
         for r in rows:
-            out[r[0]] = PhotoInfo(*r)
+            out[r[0]] = PhotoInfo(r[0], from_db(r[1], r[9]), *r[2:9])
     return out
 
 
@@ -82,7 +83,7 @@ def _face(r: tuple) -> FaceInfo:
     return FaceInfo(
         id=r[0],
         photo_id=r[1],
-        photo=r[2],
+        photo=from_db(r[2], r[14]),
         box=Box(r[3], r[4], r[5], r[6]),
         score=r[7],
         size_px=r[8],
@@ -172,13 +173,21 @@ def known_photos(
 ) -> dict[str, tuple[int, float, str | None, str]]:
     """path -> (size, mtime, fingerprint, status) of a folder's photos, optionally under a
     sub-directory (a path prefix ending in the separator)."""
-    sql = "SELECT path, size, mtime, fingerprint, status FROM photos WHERE folder_id = ?"
+    sql = (
+        "SELECT path, size, mtime, fingerprint, status, path_bytes FROM photos WHERE folder_id = ?"
+    )
     args: list = [folder_id]
     if under:
+        under = key(under)
         # Range on the UNIQUE path index instead of LIKE, which would treat _ and % as wildcards.
         sql += " AND path >= ? AND path < ?"
         args += [under, under[:-1] + chr(ord(under[-1]) + 1)]
-    return {r[0]: (r[1], r[2], r[3], r[4]) for r in conn.execute(sql, args)}
+    return {from_db(r[0], r[5]): (r[1], r[2], r[3], r[4]) for r in conn.execute(sql, args)}
+
+
+def vanished_fingerprints(conn: sqlite3.Connection) -> dict[str, str]:
+    """fingerprint -> former path of every photo kept as vanished."""
+    return dict(conn.execute("SELECT fingerprint, path FROM vanished_photos ORDER BY id"))
 
 
 def stats(conn: sqlite3.Connection) -> dict[str, int]:
@@ -190,4 +199,6 @@ def stats(conn: sqlite3.Connection) -> dict[str, int]:
         "faces": one("SELECT COUNT(*) FROM faces"),
         "people": one("SELECT COUNT(*) FROM people"),
         "named_faces": one("SELECT COUNT(*) FROM faces WHERE person_id IS NOT NULL"),
+        # Gone from disk, kept for a while in case they turn up elsewhere.
+        "vanished_photos": one("SELECT COUNT(*) FROM vanished_photos"),
     }

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from facealbum.db.paths import key, to_db
 from facealbum.engine.types import Box, Face, PhotoAnalysis
 
 # An edited photo keeps a face's person when the new face sits in the same
@@ -118,13 +119,13 @@ def save_analysis(
     conn: sqlite3.Connection, folder_id: int, a: PhotoAnalysis
 ) -> tuple[int, FaceChanges]:
     """Insert a new photo or refresh a changed one, with its faces."""
-    row = conn.execute("SELECT id FROM photos WHERE path = ?", (a.path,)).fetchone()
+    row = conn.execute("SELECT id FROM photos WHERE path = ?", (key(a.path),)).fetchone()
     values = (folder_id, a.size, a.mtime, a.fingerprint, a.width, a.height, a.taken_at)
     if row is None:
         cur = conn.execute(
             "INSERT INTO photos (folder_id, size, mtime, fingerprint, width, height, taken_at,"
-            " status, path) VALUES (?, ?, ?, ?, ?, ?, ?, 'ok', ?)",
-            (*values, a.path),
+            " status, path, path_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, 'ok', ?, ?)",
+            (*values, *to_db(a.path)),
         )
         photo_id = cur.lastrowid
         changes = _insert_faces(conn, photo_id, a.faces)
@@ -144,12 +145,12 @@ def save_failure(
     conn: sqlite3.Connection, folder_id: int, path: str, size: int, mtime: float, reason: str
 ) -> tuple[int, FaceChanges]:
     """Record a photo that cannot be read; it is not retried until the file changes."""
-    row = conn.execute("SELECT id FROM photos WHERE path = ?", (path,)).fetchone()
+    row = conn.execute("SELECT id FROM photos WHERE path = ?", (key(path),)).fetchone()
     if row is None:
         cur = conn.execute(
-            "INSERT INTO photos (folder_id, path, size, mtime, status, error)"
-            " VALUES (?, ?, ?, ?, 'error', ?)",
-            (folder_id, path, size, mtime, reason),
+            "INSERT INTO photos (folder_id, path, path_bytes, size, mtime, status, error)"
+            " VALUES (?, ?, ?, ?, ?, 'error', ?)",
+            (folder_id, *to_db(path), size, mtime, reason),
         )
         return cur.lastrowid, FaceChanges()
     photo_id = row[0]
@@ -174,40 +175,47 @@ def save_move(
     """A file whose content the library already knows.
 
     Same path: only its stat changed. `may_repoint`: the old path vanished, so its
-    row (faces, people) moves to the new path. Otherwise the file is a copy: its
+    row (faces, people) moves to the new path. A photo that vanished in an earlier scan
+    comes back with its faces, people and rejections. Otherwise the file is a copy: its
     faces are copied from the known photo. Returns (None, ...) when no known photo
     has that content any more (the caller re-analyses it).
     """
     source = conn.execute(
-        "SELECT id FROM photos WHERE path = ? AND fingerprint = ?", (old_path, fingerprint)
+        "SELECT id FROM photos WHERE path = ? AND fingerprint = ?", (key(old_path), fingerprint)
     ).fetchone()
+    changes = FaceChanges()
+    if source is not None and path == old_path:
+        conn.execute("UPDATE photos SET size = ?, mtime = ? WHERE id = ?", (size, mtime, source[0]))
+        return source[0], changes
+    target = conn.execute("SELECT id FROM photos WHERE path = ?", (key(path),)).fetchone()
+    if target is not None:
+        # The new path held other content before; that photo is gone.
+        changes.extend(_delete_photos_where(conn, "id = ?", (target[0],)))
     if source is None:
+        restored = _restore_vanished(conn, folder_id, path, size, mtime, fingerprint)
+        if restored is not None:
+            photo_id, more = restored
+            changes.extend(more)
+            return photo_id, changes
         may_repoint = False
         source = conn.execute(
             "SELECT id FROM photos WHERE fingerprint = ? AND status = 'ok' LIMIT 1", (fingerprint,)
         ).fetchone()
         if source is None:
-            return None, FaceChanges()
+            return None, changes
     source_id = source[0]
-    if path == old_path:
-        conn.execute("UPDATE photos SET size = ?, mtime = ? WHERE id = ?", (size, mtime, source_id))
-        return source_id, FaceChanges()
-    changes = FaceChanges()
-    target = conn.execute("SELECT id FROM photos WHERE path = ?", (path,)).fetchone()
-    if target is not None:
-        # The new path held other content before; that photo is gone.
-        changes.extend(_delete_photos_where(conn, "id = ?", (target[0],)))
     if may_repoint:
         conn.execute(
-            "UPDATE photos SET path = ?, folder_id = ?, size = ?, mtime = ? WHERE id = ?",
-            (path, folder_id, size, mtime, source_id),
+            "UPDATE photos SET path = ?, path_bytes = ?, folder_id = ?, size = ?, mtime = ?"
+            " WHERE id = ?",
+            (*to_db(path), folder_id, size, mtime, source_id),
         )
         return source_id, changes
     cur = conn.execute(
-        "INSERT INTO photos (folder_id, path, size, mtime, fingerprint, width, height, taken_at,"
-        " status) SELECT ?, ?, ?, ?, fingerprint, width, height, taken_at, 'ok'"
-        " FROM photos WHERE id = ?",
-        (folder_id, path, size, mtime, source_id),
+        "INSERT INTO photos (folder_id, path, path_bytes, size, mtime, fingerprint, width,"
+        " height, taken_at, status) SELECT ?, ?, ?, ?, ?, fingerprint, width, height, taken_at,"
+        " 'ok' FROM photos WHERE id = ?",
+        (folder_id, *to_db(path), size, mtime, source_id),
     )
     photo_id = cur.lastrowid
     rows = conn.execute(
@@ -227,6 +235,105 @@ def save_move(
     return photo_id, changes
 
 
+# -- vanished photos --------------------------------------------------------------------
+
+_VANISHED_FACE_COLUMNS = (
+    "box_left, box_top, box_right, box_bottom, score, size_px, sharpness, encoding,"
+    " person_id, assigned_by, confidence"
+)
+
+
+def _keep_vanished(conn: sqlite3.Connection, photo_id: int) -> None:
+    """Copy a photo about to be removed, with its faces and the user's word on them, into
+    the vanished tables (the one copy of a content: an older one is replaced)."""
+    row = conn.execute(
+        "SELECT fingerprint, path, width, height, taken_at FROM photos"
+        " WHERE id = ? AND status = 'ok' AND fingerprint IS NOT NULL",
+        (photo_id,),
+    ).fetchone()
+    if row is None:
+        return  # never analysed, or unreadable: nothing worth keeping
+    conn.execute("DELETE FROM vanished_photos WHERE fingerprint = ?", (row[0],))
+    vanished_id = conn.execute(
+        "INSERT INTO vanished_photos (fingerprint, path, width, height, taken_at)"
+        " VALUES (?, ?, ?, ?, ?)",
+        row,
+    ).lastrowid
+    faces = conn.execute(
+        f"SELECT f.id, {_VANISHED_FACE_COLUMNS}, h.name, h.rejected FROM faces f"
+        " LEFT JOIN face_hints h ON h.face_id = f.id WHERE f.photo_id = ? ORDER BY f.id",
+        (photo_id,),
+    ).fetchall()
+    for face_id, *values in faces:
+        kept_id = conn.execute(
+            f"INSERT INTO vanished_faces (vanished_id, {_VANISHED_FACE_COLUMNS}, hint_name,"
+            " hint_rejected) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (vanished_id, *values),
+        ).lastrowid
+        conn.execute(
+            "INSERT INTO vanished_rejections (face_id, person_id)"
+            " SELECT ?, person_id FROM rejections WHERE face_id = ?",
+            (kept_id, face_id),
+        )
+
+
+def _restore_vanished(
+    conn: sqlite3.Connection, folder_id: int, path: str, size: int, mtime: float, fingerprint: str
+) -> tuple[int, FaceChanges] | None:
+    """Bring back a vanished photo at its new path, with its faces, people, rejections and
+    XMP names; None when no vanished photo has this content."""
+    row = conn.execute(
+        "SELECT id, width, height, taken_at FROM vanished_photos WHERE fingerprint = ?"
+        " ORDER BY id DESC LIMIT 1",
+        (fingerprint,),
+    ).fetchone()
+    if row is None:
+        return None
+    vanished_id, width, height, taken_at = row
+    photo_id = conn.execute(
+        "INSERT INTO photos (folder_id, path, path_bytes, size, mtime, fingerprint, width,"
+        " height, taken_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'ok')",
+        (folder_id, *to_db(path), size, mtime, fingerprint, width, height, taken_at),
+    ).lastrowid
+    changes = FaceChanges()
+    faces = conn.execute(
+        f"SELECT id, {_VANISHED_FACE_COLUMNS}, hint_name, hint_rejected FROM vanished_faces"
+        " WHERE vanished_id = ? ORDER BY id",
+        (vanished_id,),
+    ).fetchall()
+    for kept_id, *values, hint_name, hint_rejected in faces:
+        if values[8] is None:
+            values[9] = values[10] = None  # its person was deleted meanwhile
+        face_id = conn.execute(
+            f"INSERT INTO faces (photo_id, {_VANISHED_FACE_COLUMNS})"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (photo_id, *values),
+        ).lastrowid
+        conn.execute(
+            "INSERT INTO rejections (face_id, person_id)"
+            " SELECT ?, person_id FROM vanished_rejections WHERE face_id = ?",
+            (face_id, kept_id),
+        )
+        if hint_name is not None:
+            conn.execute(
+                "INSERT INTO face_hints (face_id, name, rejected) VALUES (?, ?, ?)",
+                (face_id, hint_name, hint_rejected or 0),
+            )
+        changes.added_ids.append(face_id)
+        changes.added_vectors.append(np.frombuffer(values[7], dtype=np.float32))
+    conn.execute("DELETE FROM vanished_photos WHERE id = ?", (vanished_id,))
+    return photo_id, changes
+
+
+def expire_vanished(conn: sqlite3.Connection, keep_days: int) -> int:
+    """Forget vanished photos older than keep_days for good; returns how many."""
+    cur = conn.execute(
+        "DELETE FROM vanished_photos WHERE vanished_at < datetime('now', ?)",
+        (f"-{keep_days} days",),
+    )
+    return cur.rowcount
+
+
 def _delete_faces_where(conn: sqlite3.Connection, where: str, args: tuple) -> FaceChanges:
     ids = [r[0] for r in conn.execute(f"SELECT id FROM faces WHERE {where}", args)]
     if ids:
@@ -241,9 +348,15 @@ def _delete_photos_where(conn: sqlite3.Connection, where: str, args: tuple) -> F
 
 
 def remove_photos(conn: sqlite3.Connection, paths: Iterable[str]) -> FaceChanges:
+    """Remove photos that are gone from disk; each is kept as vanished for a while, so
+    that it gets its faces and names back if it turns up again."""
     changes = FaceChanges()
     for path in paths:
-        changes.extend(_delete_photos_where(conn, "path = ?", (path,)))
+        row = conn.execute("SELECT id FROM photos WHERE path = ?", (key(path),)).fetchone()
+        if row is None:
+            continue
+        _keep_vanished(conn, row[0])
+        changes.extend(_delete_photos_where(conn, "id = ?", (row[0],)))
     return changes
 
 

@@ -128,10 +128,55 @@ _ENCODING_GENERATION = (
     END""",
 )
 
+# A photo that vanishes from disk (moved to a folder scanned later, renamed while the
+# library was closed) keeps its faces and what the user decided about them here, found
+# again by content fingerprint wherever the file reappears in the library, in any later
+# scan, until it expires. A file name that is not valid UTF-8 keeps its exact bytes in
+# path_bytes; path then holds a readable form, unique all the same.
+_VANISHED_PHOTOS = (
+    "ALTER TABLE photos ADD COLUMN path_bytes BLOB",
+    """CREATE TABLE vanished_photos (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        fingerprint TEXT NOT NULL,
+        path TEXT NOT NULL,
+        width INTEGER,
+        height INTEGER,
+        taken_at TEXT,
+        vanished_at TEXT NOT NULL DEFAULT (datetime('now'))
+    )""",
+    "CREATE INDEX vanished_by_fingerprint ON vanished_photos (fingerprint)",
+    "CREATE INDEX vanished_by_time ON vanished_photos (vanished_at)",
+    """CREATE TABLE vanished_faces (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        vanished_id INTEGER NOT NULL REFERENCES vanished_photos(id) ON DELETE CASCADE,
+        box_left REAL NOT NULL,
+        box_top REAL NOT NULL,
+        box_right REAL NOT NULL,
+        box_bottom REAL NOT NULL,
+        score REAL NOT NULL,
+        size_px INTEGER NOT NULL,
+        sharpness REAL NOT NULL,
+        encoding BLOB NOT NULL,
+        person_id INTEGER REFERENCES people(id) ON DELETE SET NULL,
+        assigned_by TEXT,
+        confidence REAL,
+        hint_name TEXT,
+        hint_rejected INTEGER
+    )""",
+    "CREATE INDEX vanished_faces_by_photo ON vanished_faces (vanished_id)",
+    "CREATE INDEX vanished_faces_by_person ON vanished_faces (person_id)",
+    """CREATE TABLE vanished_rejections (
+        face_id INTEGER NOT NULL REFERENCES vanished_faces(id) ON DELETE CASCADE,
+        person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+        PRIMARY KEY (face_id, person_id)
+    ) WITHOUT ROWID""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial", _INITIAL),
     Migration(2, "people suggestions and xmp hints", _PEOPLE_SUGGESTIONS),
     Migration(3, "generation of each face's encoding", _ENCODING_GENERATION),
+    Migration(4, "vanished photos and raw file names", _VANISHED_PHOTOS),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

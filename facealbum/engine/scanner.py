@@ -44,61 +44,121 @@ class KnownPhoto:
 
 
 @dataclass(frozen=True)
+class UnreadFolder:
+    """A folder under a walked root whose photos the walk could not see."""
+
+    path: str
+    reason: str  # for the user: "cannot be read: permission denied", "empty"
+    # True: the folder exists but holds nothing at all, as an unmounted drive's mount point
+    # does. A user who deletes photos rarely leaves a folder bare, so the library's photos
+    # under it are kept until the user says they are gone (prune).
+    empty: bool = False
+
+
+@dataclass(frozen=True)
 class ScanPlan:
     to_analyse: list[DiskPhoto]  # new paths, changed files, and photos still pending
-    removed: list[str]  # known paths no longer on disk
+    removed: list[str]  # known paths no longer on disk, with evidence they are gone
     unchanged: int
+    # Known paths under a folder that could not be read: nothing is known of them.
+    kept_unread: list[str] = field(default_factory=list)
+    # Known paths that seem gone but are too many to remove without the user's yes.
+    held_back: list[str] = field(default_factory=list)
+
+
+# A scan that would remove more than this share of the photos it walked past (and at least
+# PRUNE_MIN_PHOTOS) holds the removal back until the user confirms: a user tidying up
+# deletes some photos; a failing drive, a share that half-mounted or a sync client that
+# emptied its folders loses most of them at once.
+PRUNE_SHARE = 0.5
+PRUNE_MIN_PHOTOS = 10
+
+
+class PhotoWalk:
+    """Every photo file under `root`, in a stable (sorted) order; iterate it once.
+
+    Hidden files and folders (leading dot) are skipped, as are the folders in `skip`
+    (real paths: the library's own folder, which must never index its own thumbnails).
+    Symlinked folders are followed, each real folder at most once, so a link loop ends.
+    Folders that cannot be read, and bare ones, are collected in `unread` as the walk
+    goes, so that the library keeps what it knows under them. Raises FileNotFoundError /
+    NotADirectoryError when `root` itself is missing: an unplugged drive must not look
+    like a folder whose photos were deleted.
+    """
+
+    def __init__(self, root: Path, skip: Iterable[str] = ()) -> None:
+        self.root = os.path.abspath(os.fspath(root))
+        self.skip = {os.path.realpath(p) for p in skip}
+        self.unread: list[UnreadFolder] = []
+
+    def __iter__(self) -> Iterator[DiskPhoto]:
+        top = self.root
+        if not os.path.isdir(top):
+            if os.path.exists(top):
+                raise NotADirectoryError(top)
+            raise FileNotFoundError(top)
+        seen: set[str] = set(self.skip)
+        stack = [top]
+        while stack:
+            folder = stack.pop()
+            real = os.path.realpath(folder)
+            if real in seen:
+                continue
+            seen.add(real)
+            photos, subfolders = self._read_folder(folder)
+            yield from photos
+            stack.extend(reversed(subfolders))  # popped in sorted order
+
+    def _read_folder(self, folder: str) -> tuple[list[DiskPhoto], list[str]]:
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:  # unreadable, or vanished mid-walk (unplugged)
+            self.unread.append(UnreadFolder(folder, f"cannot be read: {_os_reason(exc)}"))
+            return [], []
+        if not entries:
+            self.unread.append(UnreadFolder(folder, "empty", empty=True))
+        photos: list[DiskPhoto] = []
+        subfolders: list[str] = []
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            try:
+                if entry.is_dir():  # follows symlinks; loops are caught by real path
+                    subfolders.append(entry.path)
+                    continue
+                if not is_photo_name(entry.name):
+                    continue
+                st = entry.stat()  # follows a symlinked file to the photo itself
+            except OSError:  # broken link, permission, vanished: that one file
+                continue
+            if stat.S_ISREG(st.st_mode):
+                photos.append(DiskPhoto(entry.path, st.st_size, st.st_mtime))
+        return photos, subfolders
 
 
 def walk_photos(root: Path) -> Iterator[DiskPhoto]:
-    """Every photo file under `root`, in a stable (sorted) order.
-
-    Hidden files and folders (leading dot) are skipped, as are folders that cannot be
-    read. Symlinked folders are followed, each real folder at most once, so a link
-    loop ends. Raises FileNotFoundError / NotADirectoryError when `root` itself is
-    missing: an unplugged drive must not look like a folder whose photos were deleted.
-    """
-    top = os.path.abspath(os.fspath(root))
-    if not os.path.isdir(top):
-        if os.path.exists(top):
-            raise NotADirectoryError(top)
-        raise FileNotFoundError(top)
-    seen: set[str] = set()
-    stack = [top]
-    while stack:
-        folder = stack.pop()
-        real = os.path.realpath(folder)
-        if real in seen:
-            continue
-        seen.add(real)
-        photos, subfolders = _read_folder(folder)
-        yield from photos
-        stack.extend(reversed(subfolders))  # popped in sorted order
+    """Every photo file under `root` (see PhotoWalk, which also tells what it could not read)."""
+    return iter(PhotoWalk(root))
 
 
-def _read_folder(folder: str) -> tuple[list[DiskPhoto], list[str]]:
+def _os_reason(exc: OSError) -> str:
+    return (exc.strerror or type(exc).__name__).lower()
+
+
+def folder_offline_reason(path: str, photo_count: int) -> str | None:
+    """Why a library folder cannot be read now, None when it can. Cheap (one directory
+    listing started): the app asks it for every folder each time it lists them."""
+    if not os.path.isdir(path):
+        return "not found (an unplugged drive?)" if not os.path.exists(path) else "not a folder"
     try:
-        with os.scandir(folder) as it:
-            entries = sorted(it, key=lambda e: e.name)
-    except OSError:  # unreadable or vanished mid-walk
-        return [], []
-    photos: list[DiskPhoto] = []
-    subfolders: list[str] = []
-    for entry in entries:
-        if entry.name.startswith("."):
-            continue
-        try:
-            if entry.is_dir():  # follows symlinks; loops are caught by real path
-                subfolders.append(entry.path)
-                continue
-            if not is_photo_name(entry.name):
-                continue
-            st = entry.stat()  # follows a symlinked file to the photo itself
-        except OSError:  # broken link, permission, vanished
-            continue
-        if stat.S_ISREG(st.st_mode):
-            photos.append(DiskPhoto(entry.path, st.st_size, st.st_mtime))
-    return photos, subfolders
+        with os.scandir(path) as it:
+            bare = next(it, None) is None
+    except OSError as exc:
+        return f"cannot be read: {_os_reason(exc)}"
+    if bare and photo_count:
+        return "empty, but it held photos (an unplugged drive?)"
+    return None
 
 
 def is_photo_name(name: str) -> bool:
@@ -106,12 +166,24 @@ def is_photo_name(name: str) -> bool:
     return os.path.splitext(name)[1].lower() in PHOTO_EXTENSIONS
 
 
-def plan_scan(disk: Iterable[DiskPhoto], known: Mapping[str, KnownPhoto]) -> ScanPlan:
+def is_under(path: str, folder: str) -> bool:
+    return path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def plan_scan(
+    disk: Iterable[DiskPhoto],
+    known: Mapping[str, KnownPhoto],
+    unread: Sequence[UnreadFolder] = (),
+    prune: bool = False,
+) -> ScanPlan:
     """Compare the disk with the library.
 
     `known` must hold only the photos under the walked folder, else photos of other
     folders are reported as removed. A photo that failed before is not retried while
-    its file is unchanged.
+    its file is unchanged. A known photo counts as removed only with evidence: its
+    folder was read and the file is not there. Under a folder that could not be read it
+    is kept; under a bare folder, and when removals are a large share of `known`, it is
+    held back unless `prune` (the user said those photos are gone).
     """
     to_analyse: list[DiskPhoto] = []
     on_disk: set[str] = set()
@@ -128,8 +200,25 @@ def plan_scan(disk: Iterable[DiskPhoto], known: Mapping[str, KnownPhoto]) -> Sca
             to_analyse.append(photo)
         else:
             unchanged += 1
-    removed = [path for path in known if path not in on_disk]
-    return ScanPlan(to_analyse=to_analyse, removed=removed, unchanged=unchanged)
+    removed: list[str] = []
+    kept: list[str] = []
+    held: list[str] = []
+    for path in known:
+        if path in on_disk:
+            continue
+        blocking = next((u for u in unread if is_under(path, u.path)), None)
+        if blocking is None:
+            removed.append(path)
+        elif blocking.empty and not prune:
+            held.append(path)
+        elif not blocking.empty:
+            kept.append(path)
+        else:
+            removed.append(path)
+    if not prune and len(removed) >= PRUNE_MIN_PHOTOS and len(removed) > PRUNE_SHARE * len(known):
+        held += removed
+        removed = []
+    return ScanPlan(to_analyse, removed, unchanged, kept_unread=kept, held_back=held)
 
 
 # -- results ----------------------------------------------------------------------------
@@ -172,12 +261,16 @@ __all__ = [
     "Failed",
     "KnownPhoto",
     "Moved",
+    "PhotoWalk",
     "ScanClock",
     "ScanPlan",
     "ScanPool",
     "ScanResult",
+    "UnreadFolder",
     "WorkerStartError",
+    "folder_offline_reason",
     "is_photo_name",
+    "is_under",
     "plan_scan",
     "walk_photos",
 ]
