@@ -13,6 +13,7 @@ import pytest
 from facealbum.engine.images import fingerprint, read_photo_bytes
 from facealbum.engine.pool import ProcessPool, WorkerError, WorkerStartError
 from facealbum.engine.scanner import (
+    BARE_FOLDER,
     Analysed,
     DiskPhoto,
     Failed,
@@ -107,7 +108,7 @@ def test_walk_reports_bare_folders_and_skips_the_library_folder(tmp_path: Path) 
     _touch(tmp_path / "library" / "thumbnails" / "t.jpg")
     walk = PhotoWalk(tmp_path, skip=[str(tmp_path / "library")])
     assert [os.path.relpath(p.path, tmp_path) for p in walk] == ["a.jpg"]
-    assert walk.unread == [UnreadFolder(str(tmp_path / "usb"), "empty", empty=True)]
+    assert walk.unread == [UnreadFolder(str(tmp_path / "usb"), BARE_FOLDER, empty=True)]
 
 
 def test_folder_offline_reason_tells_missing_unreadable_and_emptied_folders(
@@ -176,7 +177,7 @@ def test_plan_removes_nothing_under_a_folder_it_could_not_read() -> None:
     disk = [DiskPhoto("/p/a.jpg", 10, 1.0)]
     unread = [
         UnreadFolder("/p/locked", "cannot be read: permission denied"),
-        UnreadFolder("/p/usb", "empty", empty=True),
+        UnreadFolder("/p/usb", BARE_FOLDER, empty=True),
     ]
     plan = plan_scan(disk, known, unread)
     assert plan.removed == ["/p/gone.jpg"]

@@ -48,7 +48,7 @@ class UnreadFolder:
     """A folder under a walked root whose photos the walk could not see."""
 
     path: str
-    reason: str  # for the user: "cannot be read: permission denied", "empty"
+    reason: str  # for the user: "cannot be read: permission denied", BARE_FOLDER
     # True: the folder exists but holds nothing at all, as an unmounted drive's mount point
     # does. A user who deletes photos rarely leaves a folder bare, so the library's photos
     # under it are kept until the user says they are gone (prune).
@@ -72,6 +72,7 @@ class ScanPlan:
 # emptied its folders loses most of them at once.
 PRUNE_SHARE = 0.5
 PRUNE_MIN_PHOTOS = 10
+BARE_FOLDER = "empty (an unplugged drive?)"
 
 
 class PhotoWalk:
@@ -117,7 +118,7 @@ class PhotoWalk:
             self.unread.append(UnreadFolder(folder, f"cannot be read: {_os_reason(exc)}"))
             return [], []
         if not entries:
-            self.unread.append(UnreadFolder(folder, "empty", empty=True))
+            self.unread.append(UnreadFolder(folder, BARE_FOLDER, empty=True))
         photos: list[DiskPhoto] = []
         subfolders: list[str] = []
         for entry in entries:

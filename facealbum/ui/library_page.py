@@ -178,10 +178,10 @@ class LibraryPage(QWidget):
             item = QListWidgetItem(f"{Path(f.path).name}  ({f.photo_count:,})")
             item.setData(Qt.ItemDataRole.UserRole, f.id)
             tip = f"{f.path}\n{plural(f.photo_count, 'photo')}, {plural(f.face_count, 'face')}"
-            if not f.available:
-                item.setText(item.text() + "  — missing")
+            if f.offline:
+                item.setText(item.text() + "  — offline")
                 item.setForeground(Qt.GlobalColor.gray)
-                tip += "\nThis folder is missing (an unplugged drive?). Its photos are kept."
+                tip += f"\nOffline: {f.offline}.\nIts photos and names are kept until it is back."
             item.setToolTip(tip)
             self.folders.addItem(item)
         row = next(
@@ -265,10 +265,10 @@ class LibraryPage(QWidget):
     def rescan(self) -> None:
         self.start_scan(None)
 
-    def start_scan(self, folders: list[Path] | None) -> None:
+    def start_scan(self, folders: list[Path] | None, prune: bool = False) -> None:
         if self._context.album is None:
             return
-        if not self._context.scan.start(self._context.album, folders):
+        if not self._context.scan.start(self._context.album, folders, prune):
             self._context.status_message.emit("A scan is already running")
 
     def _folder_menu(self, pos) -> None:

@@ -61,7 +61,7 @@ class PhotoViewer(QDialog):
     def _loaded(self, result: tuple[Any, Any, list[Any]]) -> None:
         info, image, faces = result
         self._faces = {f.id: f for f in faces}
-        self.setWindowTitle(Path(info.path).name)
+        self.setWindowTitle(Path(info.display_path).name)
         names = sorted({f.person_name for f in faces if f.person_name})
         shown = ", ".join(names) if names else "nobody named yet"
         taken = f" · {info.taken_at[:10]}" if info.taken_at else ""

@@ -35,8 +35,9 @@ class ScanController(QObject):
     def is_paused(self) -> bool:
         return self._pause.is_set()
 
-    def start(self, album: Any, folders: list[Path] | None = None) -> bool:
-        """Begin scanning; False when a scan is already running."""
+    def start(self, album: Any, folders: list[Path] | None = None, prune: bool = False) -> bool:
+        """Begin scanning; False when a scan is already running. `prune`: the user said the
+        photos a scan finds gone are gone, even most of a folder."""
         if self._running:
             return False
         self._running = True
@@ -48,7 +49,9 @@ class ScanController(QObject):
         self.paused_changed.emit(False)
         run_task(
             # progress.emit runs on the scanning thread; the signal queues it to the GUI.
-            lambda: album.scan(folders, progress=self.progress.emit, cancel=cancel, pause=pause),
+            lambda: album.scan(
+                folders, progress=self.progress.emit, cancel=cancel, pause=pause, prune=prune
+            ),
             self._done,
             self._error,
             owner=self,
