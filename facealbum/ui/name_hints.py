@@ -6,6 +6,7 @@ from typing import Any
 
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from facealbum.album_types import readable_path
 from facealbum.ui.context import LibraryContext
 from facealbum.ui.image_loader import ImageLoader
 from facealbum.ui.style import plural
@@ -22,7 +23,8 @@ def hint_tile(suggestion: Any, face: Any) -> Tile:
         "named in XMP",
         face.photo if face else None,
         face.box if face else None,
-        f"{face.photo if face else ''}\nAnother app named this face {suggestion.name}",
+        f"{readable_path(face.photo) if face else ''}\n"
+        f"Another app named this face {suggestion.name}",
         suggestion,
     )
 

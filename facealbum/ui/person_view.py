@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from facealbum.album_types import readable_path
 from facealbum.ui.context import LibraryContext
 from facealbum.ui.image_loader import ImageLoader
 from facealbum.ui.photo_actions import PhotoActions
@@ -38,7 +39,13 @@ def suggestion_tile(suggestion: Any, face: Any) -> Tile:
         title = f"{round(suggestion.confidence * 100)}% sure"
         why = f"Looks like {suggestion.name}"
     return Tile(
-        suggestion.face_id, title, "", face.photo, face.box, f"{face.photo}\n{why}", suggestion
+        suggestion.face_id,
+        title,
+        "",
+        face.photo,
+        face.box,
+        f"{readable_path(face.photo)}\n{why}",
+        suggestion,
     )
 
 

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from facealbum.album_types import readable_path
 from facealbum.ui.context import LibraryContext
 from facealbum.ui.dialogs import copy_files, describe_error
 from facealbum.ui.face_canvas import CanvasFace, FaceCanvas
@@ -312,10 +313,10 @@ class SearchPage(QWidget):
             Tile(
                 f.match.face_id,
                 f"{similarity_percent(f.match.distance, tolerance)}% similar",
-                f.name or Path(f.match.photo).name,
+                f.name or Path(readable_path(f.match.photo)).name,
                 f.match.photo,
                 f.match.box,
-                f"{f.match.photo}\n{f.name + ', ' if f.name else ''}"
+                f"{readable_path(f.match.photo)}\n{f.name + ', ' if f.name else ''}"
                 f"distance {f.match.distance:.3f}",
                 f.match,
             )
