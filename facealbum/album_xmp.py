@@ -3,7 +3,7 @@
 Reading: MWG regions other tools stored (sidecar or embedded) are matched to the faces
 dlib found by box overlap; a matched name becomes a hint, offered as a suggestion.
 Writing: the named faces of a photo go into its sidecar; the photo is never opened for
-writing.
+writing, and a sidecar that is a link or not a regular file is never written through.
 """
 
 from __future__ import annotations
@@ -15,7 +15,14 @@ from pathlib import Path
 
 from facealbum.db.queries import chunks, marks
 from facealbum.engine.types import Box
-from facealbum.xmp import FaceRegion, XmpError, mwg_orientation, read_regions, write_regions
+from facealbum.xmp import (
+    FaceRegion,
+    XmpError,
+    mwg_orientation,
+    read_regions,
+    remove_stale_temp_files,
+    write_regions,
+)
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +102,7 @@ def export(
             )
         ]
     written = 0
+    tidied: set[Path] = set()
     for photo_id in photo_ids:
         row = conn.execute(
             "SELECT path, width, height FROM photos WHERE id = ? AND status = 'ok'", (photo_id,)
@@ -103,12 +111,27 @@ def export(
             on_error(f"photo {photo_id}: not a scanned photo of this library")
             continue
         path, width, height = Path(row[0]), row[1], row[2]
-        try:
-            write_regions(path, named_regions(conn, photo_id), width, height, mwg_orientation(path))
-        except XmpError as e:
-            on_error(f"{path}: {e}")
-        except OSError as e:
-            on_error(f"{path}: cannot write its sidecar: {e.strerror or e}")
-        else:
+        if path.parent not in tidied:  # once a folder: an export killed there left temp files
+            remove_stale_temp_files(path.parent)
+            tidied.add(path.parent)
+        if _write_sidecar(path, named_regions(conn, photo_id), width, height, on_error):
             written += 1
     return written
+
+
+def _write_sidecar(
+    path: Path,
+    regions: list[FaceRegion],
+    width: int,
+    height: int,
+    on_error: Callable[[str], None],
+) -> bool:
+    try:
+        write_regions(path, regions, width, height, mwg_orientation(path))
+    except XmpError as e:
+        on_error(f"{path}: {e}")
+    except OSError as e:
+        on_error(f"{path}: cannot write its sidecar: {e.strerror or e}")
+    else:
+        return True
+    return False

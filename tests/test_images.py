@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import io
 import os
 import struct
@@ -11,8 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from helpers_orientation import as_stored
-from PIL import Image
+from PIL import Image, features
 
+from facealbum.engine import images
 from facealbum.engine.images import (
     MAX_PIXELS,
     PHOTO_EXTENSIONS,
@@ -218,7 +220,7 @@ def test_text_file_is_not_an_image(tmp_path):
     path = write(tmp_path, "notes.jpg", b"shopping list: milk, eggs\n" * 20)
     with pytest.raises(ImageLoadError) as err:
         load_image(path)
-    assert err.value.reason == "not an image"
+    assert err.value.reason == "not an image (its first bytes match no image format)"
 
 
 def test_truncated_jpeg(tmp_path):
@@ -304,3 +306,112 @@ def test_16_bit_rgb_png_is_read_as_8_bit_colour(tmp_path):
     assert cv2.imwrite(str(path), bgr16)
     loaded = load_image(path)
     assert tuple(loaded.pixels[3, 3]) == (255, 128, 0)
+
+
+# --- files that only look like photos by name ----------------------------------------------
+
+GIGABYTES = 3 * 1024**3
+MP4_HEADER = b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41"
+
+
+def sparse_file(path: Path, header: bytes, size: int) -> Path:
+    """A file of `size` bytes that starts with `header` and takes no disk space for the rest."""
+    path.write_bytes(header)
+    os.truncate(path, size)
+    return path
+
+
+@pytest.fixture
+def bytes_read(monkeypatch) -> list[int]:
+    """The size of every read made through Python's open while the test runs."""
+    sizes: list[int] = []
+    real_open = builtins.open
+
+    class CountingFile:
+        def __init__(self, file):
+            self._file = file
+
+        def read(self, size=-1):
+            data = self._file.read(size)
+            sizes.append(len(data))
+            return data
+
+        def __getattr__(self, name):
+            return getattr(self._file, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self._file.close()
+
+    monkeypatch.setattr(builtins, "open", lambda *a, **k: CountingFile(real_open(*a, **k)))
+    return sizes
+
+
+@pytest.mark.parametrize(
+    ("name", "header", "reason"),
+    [
+        ("holiday.jpg", MP4_HEADER, "not an image (ISO media of brand 'isom', such as a video)"),
+        ("scan.tif", b"", "not an image (its first bytes match no image format)"),
+    ],
+)
+def test_gigabytes_named_like_a_photo_are_refused_after_reading_a_few_bytes(
+    tmp_path, bytes_read, name, header, reason
+):
+    path = sparse_file(tmp_path / name, header, GIGABYTES)
+    with pytest.raises(ImageLoadError) as err:
+        read_photo_bytes(path)
+    assert err.value.reason == reason
+    assert bytes_read and sum(bytes_read) <= 4096
+
+
+def test_an_image_larger_than_any_photo_can_be_is_refused_after_reading_a_few_bytes(
+    tmp_path, bytes_read
+):
+    tiff_header = b"II*\0\x08\0\0\0"
+    path = sparse_file(tmp_path / "huge.tif", tiff_header, images.MAX_FILE_BYTES + 1)
+    with pytest.raises(ImageLoadError) as err:
+        load_image(path)
+    assert err.value.reason.startswith("file too large for a photo (1.7 GB;")
+    assert bytes_read and sum(bytes_read) <= 4096
+    # The cap follows from the pixel limit: 8 bytes a pixel is the widest layout we decode.
+    assert MAX_PIXELS * 8 < images.MAX_FILE_BYTES < MAX_PIXELS * 9
+
+
+def saved(tmp_path: Path, suffix: str, **params) -> Path:
+    path = tmp_path / f"photo{suffix}"
+    scene(64, 48).save(path, **params)
+    return path
+
+
+PHOTO_FILES = {
+    ".jpg": {},
+    ".png": {},
+    ".gif": {},
+    ".webp": {"lossless": True},
+    ".tif": {},
+    ".tiff": {"big_tiff": True},
+    ".bmp": {},
+}
+
+
+@pytest.mark.parametrize(("suffix", "params"), PHOTO_FILES.items(), ids=list(PHOTO_FILES))
+def test_every_photo_format_we_list_is_read_whole_in_one_go(tmp_path, bytes_read, suffix, params):
+    path = saved(tmp_path, suffix, **params)
+    assert suffix in PHOTO_EXTENSIONS
+    data = read_photo_bytes(path)
+    assert sum(bytes_read) <= len(data) + 4096  # the header, then the file once: no second pass
+    assert data == path.read_bytes()
+    loaded = load_image(data)
+    assert (loaded.width, loaded.height) == (64, 48)
+
+
+def test_heif_and_avif_files_pass_the_header_check(tmp_path):
+    pillow_heif = pytest.importorskip("pillow_heif")
+    heic = tmp_path / "photo.heic"
+    pillow_heif.from_pillow(scene(64, 48)).save(str(heic), quality=90)
+    assert load_image(heic).width == 64
+    if features.check("avif"):
+        avif = saved(tmp_path, ".avif", quality=90)
+        assert load_image(avif).width == 64

@@ -5,9 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import re
 import shutil
 import subprocess
+import sys
+import threading
+import time
 import xml.etree.ElementTree as ET
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +21,7 @@ import pytest
 from helpers_orientation import as_stored
 from PIL import Image, ImageDraw, ImageOps, PngImagePlugin
 
+from facealbum import xmp
 from facealbum.engine.types import Box
 from facealbum.xmp import (
     FaceRegion,
@@ -559,3 +566,221 @@ def test_real_embedded_region_covers_the_face_dlib_finds(tagged_real_photo):
         0.0, min(box.bottom, found.bottom) - max(box.top, found.top)
     )
     assert inter / (box.area + found.area - inter) > 0.3
+
+
+# --- a sidecar is written only as a regular file in the photo's folder -------------------
+
+REPO = Path(__file__).resolve().parents[1]
+# Our temp files: hidden, named after the sidecar, the app and the process writing them.
+OUR_TEMP = re.compile(r"\.p\.jpg\.xmp\.facealbum-\d+-[0-9a-f]{8}\.tmp")
+
+
+@pytest.fixture
+def outside_file(tmp_path: Path) -> Path:
+    """A sidecar of another photo, in another folder: what a planted link points to."""
+    other = tmp_path / "elsewhere" / "other.jpg.xmp"
+    other.parent.mkdir()
+    other.write_text(DARKTABLE_SIDECAR, encoding="utf-8")
+    return other
+
+
+@pytest.fixture
+def photo_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    make_photo(folder / "p.jpg")
+    return folder
+
+
+def test_symlinked_sidecar_is_refused_and_the_file_it_points_to_left_alone(
+    photo_folder, outside_file
+):
+    photo = photo_folder / "p.jpg"
+    sidecar_path(photo).symlink_to(outside_file)
+    with pytest.raises(
+        xmp.UnsafeSidecarError, match=r"^sidecar p\.jpg\.xmp is a symbolic link; not written$"
+    ):
+        write_regions(photo, FACES, 360, 240)
+    assert outside_file.read_text(encoding="utf-8") == DARKTABLE_SIDECAR
+    assert sidecar_path(photo).readlink() == outside_file
+    assert sorted(p.name for p in photo_folder.iterdir()) == ["p.jpg", "p.jpg.xmp"]
+
+
+def test_dangling_symlinked_sidecar_creates_nothing_where_it_points(photo_folder, tmp_path):
+    photo = photo_folder / "p.jpg"
+    planted = tmp_path / "elsewhere" / "new.xmp"
+    sidecar_path(photo).symlink_to(planted)
+    with pytest.raises(xmp.UnsafeSidecarError, match="is a symbolic link; not written"):
+        write_regions(photo, FACES, 360, 240)
+    assert not planted.parent.exists()
+
+
+def test_sidecar_that_is_a_folder_is_refused(photo_folder):
+    photo = photo_folder / "p.jpg"
+    sidecar_path(photo).mkdir()
+    with pytest.raises(xmp.UnsafeSidecarError, match="p.jpg.xmp is a folder; not written"):
+        write_regions(photo, FACES, 360, 240)
+    assert sidecar_path(photo).is_dir()
+
+
+@contextmanager
+def fifo_with_a_waiting_writer(path: Path):
+    """A FIFO whose writer waits for a reader, writes nothing and leaves: whoever opens it
+    for reading is never stuck, and the writer is released at the end either way."""
+    os.mkfifo(path)
+
+    def write_nothing() -> None:
+        with open(path, "wb"):
+            pass
+
+    writer = threading.Thread(target=write_nothing, daemon=True)
+    writer.start()
+    try:
+        yield path
+    finally:
+        reader = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # open until the writer is done
+        writer.join()
+        os.close(reader)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are a POSIX feature")
+def test_sidecar_that_is_a_fifo_is_refused_and_never_opened(photo_folder):
+    photo = photo_folder / "p.jpg"
+    with fifo_with_a_waiting_writer(sidecar_path(photo)):
+        with pytest.raises(xmp.UnsafeSidecarError, match="is not a regular file; not written"):
+            write_regions(photo, FACES, 360, 240)
+
+
+def test_a_link_planted_during_the_write_is_replaced_not_followed(
+    photo_folder, outside_file, monkeypatch
+):
+    photo = photo_folder / "p.jpg"
+    serialize = xmp.serialize_packet
+
+    def plant_a_link_then_serialize(packet):  # after every check, before the rename
+        sidecar_path(photo).symlink_to(outside_file)
+        return serialize(packet)
+
+    monkeypatch.setattr(xmp, "serialize_packet", plant_a_link_then_serialize)
+    write_regions(photo, FACES, 360, 240)
+    assert outside_file.read_text(encoding="utf-8") == DARKTABLE_SIDECAR
+    assert not sidecar_path(photo).is_symlink()
+    assert_same_faces(read_regions(photo), FACES)
+
+
+def test_names_are_read_through_a_symlinked_sidecar(photo_folder, tmp_path):
+    # Reading is harmless: the names are only offered, and the user confirms them.
+    shared = tmp_path / "shared.xmp"
+    write_regions(make_photo(tmp_path / "shared.jpg"), FACES, 360, 240).rename(shared)
+    photo = photo_folder / "p.jpg"
+    sidecar_path(photo).symlink_to(shared)
+    assert_same_faces(read_regions(photo), FACES)
+
+
+def test_a_sidecar_larger_than_any_packet_is_not_read(photo_folder, caplog):
+    photo = photo_folder / "p.jpg"
+    sidecar = sidecar_path(photo)
+    sidecar.write_bytes(b"<x:xmpmeta")
+    os.truncate(sidecar, 3 * 1024**3)  # sparse: costs no disk, and would cost 3 GB read
+    with caplog.at_level(logging.WARNING):
+        assert read_regions(photo) == []
+    assert any("larger than any XMP packet" in r.getMessage() for r in caplog.records)
+
+
+# --- temp files ---------------------------------------------------------------------------
+
+
+def test_temp_file_is_hidden_and_named_as_ours(photo_folder, monkeypatch):
+    renamed = []
+    replace = os.replace
+    monkeypatch.setattr(os, "replace", lambda src, dst: renamed.append(src) or replace(src, dst))
+    write_regions(photo_folder / "p.jpg", FACES, 360, 240)
+    (tmp,) = renamed
+    assert OUR_TEMP.fullmatch(Path(tmp).name)
+    assert f"facealbum-{os.getpid()}-" in Path(tmp).name
+
+
+def test_a_failed_write_leaves_no_temp_file_and_the_old_sidecar(photo_folder, monkeypatch):
+    photo = photo_folder / "p.jpg"
+    sidecar_path(photo).write_text(DARKTABLE_SIDECAR, encoding="utf-8")
+
+    def disk_full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        write_regions(photo, FACES, 360, 240)
+    assert sorted(p.name for p in photo_folder.iterdir()) == ["p.jpg", "p.jpg.xmp"]
+    assert sidecar_path(photo).read_text(encoding="utf-8") == DARKTABLE_SIDECAR
+
+
+KILLED_BEFORE_RENAME = """
+import os, sys
+from pathlib import Path
+from facealbum import xmp
+from facealbum.engine.types import Box
+
+def wait_to_be_killed(src, dst):
+    print(src, flush=True)
+    sys.stdin.read()
+
+os.replace = wait_to_be_killed
+xmp.write_regions(Path(sys.argv[1]), [xmp.FaceRegion("Ann", Box(0.1, 0.1, 0.5, 0.5))], 360, 240)
+"""
+
+
+def kill_export_before_its_rename(photo: Path) -> Path:
+    """Write photo's sidecar in a child process killed between its temp file and the rename;
+    returns the temp file it left."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", KILLED_BEFORE_RENAME, str(photo)],
+        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        left = Path(child.stdout.readline().strip())
+    finally:
+        child.kill()
+        child.communicate()
+    return left
+
+
+def age(path: Path, seconds: float) -> None:
+    then = time.time() - seconds
+    os.utime(path, (then, then), follow_symlinks=False)
+
+
+def test_the_temp_file_of_a_killed_export_is_removed_once_stale(photo_folder):
+    photo = photo_folder / "p.jpg"
+    left = kill_export_before_its_rename(photo)
+    assert left.parent == photo_folder and OUR_TEMP.fullmatch(left.name)
+    assert sorted(p.name for p in photo_folder.iterdir()) == sorted([left.name, "p.jpg"])
+
+    # Fresh, it may belong to an export still running (on this or another computer).
+    assert xmp.remove_stale_temp_files(photo_folder) == 0 and left.exists()
+    age(left, xmp.STALE_TEMP_SECONDS + 60)
+    assert xmp.remove_stale_temp_files(photo_folder) == 1
+    assert sorted(p.name for p in photo_folder.iterdir()) == ["p.jpg"]
+
+
+def test_only_our_temp_files_are_removed(photo_folder, tmp_path):
+    theirs = [
+        ".p.jpg.xmp.tmp",  # darktable's, say
+        ".p.jpg.xmp.1a2b3c4d.tmp",
+        "p.jpg.xmp.facealbum-12-1a2b3c4d.tmp",  # not hidden: not a name we make
+        ".p.jpg.xmp.facealbum-12-1a2b3c4d.tmp.bak",
+    ]
+    for name in theirs:
+        (photo_folder / name).write_text("someone else's")
+    (tmp_path / "target").write_text("the target of a link")
+    linked = photo_folder / ".p.jpg.xmp.facealbum-12-00000000.tmp"
+    linked.symlink_to(tmp_path / "target")
+    ours = photo_folder / ".p.jpg.xmp.facealbum-12-1a2b3c4d.tmp"
+    ours.write_text("half a sidecar")
+    for path in photo_folder.iterdir():
+        age(path, xmp.STALE_TEMP_SECONDS + 60)
+
+    assert xmp.remove_stale_temp_files(photo_folder) == 1
+    assert not ours.exists()
+    assert sorted(p.name for p in photo_folder.iterdir()) == sorted([*theirs, linked.name, "p.jpg"])
+    assert (tmp_path / "target").read_text() == "the target of a link"

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import time
 from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
 from library_builder import build_folder
 
+from facealbum import xmp
 from facealbum.album import Album, LibraryError
 from facealbum.xmp import FaceRegion, read_regions, sidecar_path, write_regions
 
@@ -102,3 +105,47 @@ def test_names_in_a_photos_xmp_are_offered_on_scan(library, tmp_path: Path, face
     album.reject_suggestions([new_face])
     album.scan()
     assert new_face not in [s.face_id for s in album.suggestions()]
+
+
+RATED_SIDECAR = (
+    '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF'
+    ' xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about=""'
+    ' xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmp:Rating="5"/></rdf:RDF></x:xmpmeta>'
+)
+
+
+def test_export_never_writes_through_a_symlinked_sidecar_and_writes_the_rest(
+    library, tmp_path: Path
+):
+    album, photos = library
+    (group,) = [g for g in album.groups() if len(g.face_ids) == 2]
+    album.name_group(group.id, "Barack Obama")
+    # Another photo's sidecar outside the library: followed, the link would overwrite it.
+    elsewhere = tmp_path / "other.jpg.xmp"
+    elsewhere.write_text(RATED_SIDECAR, encoding="utf-8")
+    sidecar_path(photos["obama_1"]).symlink_to(elsewhere)
+    errors: list[str] = []
+    assert album.export_xmp(on_error=errors.append) == 1
+    assert errors == [
+        f"{photos['obama_1']}: sidecar obama_1.jpg.xmp is a symbolic link; not written"
+    ]
+    assert elsewhere.read_text(encoding="utf-8") == RATED_SIDECAR
+    assert [r.name for r in read_regions(photos["two_people"])] == ["Barack Obama"]
+
+
+def test_export_removes_the_temp_files_a_killed_export_left(library):
+    album, photos = library
+    (group,) = [g for g in album.groups() if len(g.face_ids) == 2]
+    album.name_group(group.id, "Barack Obama")
+    folder = photos["obama_1"].parent
+    stale = folder / ".obama_1.jpg.xmp.facealbum-4242-0123abcd.tmp"
+    fresh = folder / ".two_people.jpg.xmp.facealbum-4243-0123abcd.tmp"  # an export running now
+    foreign = folder / ".obama_1.jpg.xmp.tmp"
+    for leftover in (stale, fresh, foreign):
+        leftover.write_text("half a sidecar")
+    an_hour_and_more = time.time() - xmp.STALE_TEMP_SECONDS - 60
+    for leftover in (stale, foreign):
+        os.utime(leftover, (an_hour_and_more, an_hour_and_more))
+    assert album.export_xmp() == 2
+    assert not stale.exists()
+    assert fresh.exists() and foreign.exists()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import re
 import threading
 import warnings
@@ -25,6 +26,25 @@ PHOTO_EXTENSIONS: frozenset[str] = frozenset(
 # Larger photos are refused: decoding one would take gigabytes of memory. 200 MP
 # is above any camera a family album meets (medium format tops out near 100 MP).
 MAX_PIXELS = 200_000_000
+
+# The largest file such a photo can be: stored uncompressed at 16-bit RGBA (8 bytes a pixel,
+# the widest layout we decode), plus room for metadata and embedded previews. A larger file
+# is no photo we would decode, and reading it whole would cost its size in memory.
+_WIDEST_PIXEL_BYTES = 8
+_METADATA_ALLOWANCE = 64 * 1024 * 1024
+MAX_FILE_BYTES = MAX_PIXELS * _WIDEST_PIXEL_BYTES + _METADATA_ALLOWANCE
+
+# Enough of a file's start to tell every format below apart (an ftyp box brand ends at 12).
+_HEADER_BYTES = 32
+# TIFF as Pillow accepts it: both byte orders, classic and BigTIFF, and the swapped
+# headers some writers produce.
+_TIFF_PREFIXES = (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+", b"MM*\0", b"II\0*")
+# Major brands of the ISO media files pillow-heif (HEIC, HEIF) and Pillow (AVIF) decode;
+# an MP4 or QuickTime video has an ftyp box too, with another brand.
+_HEIF_BRANDS = frozenset(
+    {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1"}
+    | {b"avif", b"avis"}  # AVIF's own brands; it also uses mif1 and msf1
+)
 
 _ORIENTATION_TAG = 0x0112
 _EXIF_IFD = 0x8769
@@ -70,9 +90,17 @@ class LoadedImage:
 
 
 def read_photo_bytes(path: str | Path) -> bytes:
-    """The whole file, read once (the scanner fingerprints and decodes the same bytes)."""
+    """The whole file, read once (the scanner fingerprints and decodes the same bytes).
+
+    A file that does not start like an image, or is larger than any photo can be, is
+    refused after reading only its first bytes: a renamed video of gigabytes costs nothing.
+    """
     try:
-        data = Path(path).read_bytes()
+        with open(path, "rb", buffering=0) as f:
+            header = f.read(_HEADER_BYTES)
+            _check_photo_file(path, header, os.fstat(f.fileno()).st_size)
+            f.seek(0)  # the header again, from the page cache: the data stays one object
+            return f.read()
     except PermissionError as exc:
         raise ImageLoadError(path, "unreadable: permission denied") from exc
     except FileNotFoundError as exc:
@@ -81,9 +109,48 @@ def read_photo_bytes(path: str | Path) -> bytes:
         raise ImageLoadError(path, "is a folder, not a photo") from exc
     except OSError as exc:
         raise ImageLoadError(path, f"unreadable: {exc.strerror or exc}") from exc
-    if not data:
+
+
+def _check_photo_file(path: str | Path, header: bytes, size: int) -> None:
+    if not header:
         raise ImageLoadError(path, "file is empty")
-    return data
+    if _format_of(header) is None:
+        raise ImageLoadError(path, f"not an image ({_describe_non_image(header)})")
+    if size > MAX_FILE_BYTES:
+        raise ImageLoadError(
+            path,
+            f"file too large for a photo ({size / 1e9:.1f} GB; one of {MAX_PIXELS // 10**6}"
+            f" megapixels takes at most {MAX_FILE_BYTES / 1e9:.1f} GB)",
+        )
+
+
+def _format_of(header: bytes) -> str | None:
+    """The image format a file's first bytes announce; None when none we decode.
+
+    The same tests the decoders (Pillow, pillow-heif) make before they read a file.
+    """
+    if header.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if header.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if header.startswith((b"GIF87a", b"GIF89a")):
+        return "GIF"
+    if header.startswith(b"RIFF") and header[8:12] == b"WEBP":
+        return "WebP"
+    if header.startswith(_TIFF_PREFIXES):
+        return "TIFF"
+    if header.startswith(b"BM"):
+        return "BMP"
+    if _looks_like_heif(header) and header[8:12] in _HEIF_BRANDS:
+        return "HEIF"
+    return None
+
+
+def _describe_non_image(header: bytes) -> str:
+    if _looks_like_heif(header):
+        brand = header[8:12].decode("ascii", "replace").strip()
+        return f"ISO media of brand '{brand}', such as a video"
+    return "its first bytes match no image format"
 
 
 def fingerprint(data: bytes) -> str:
@@ -261,10 +328,4 @@ def _describe_decode_error(data: bytes, exc: Exception) -> str:
 
 
 def _format_name(data: bytes) -> str:
-    if data.startswith(b"\xff\xd8"):
-        return "JPEG"
-    if data.startswith(b"\x89PNG"):
-        return "PNG"
-    if _looks_like_heif(data):
-        return "HEIF"
-    return "image"
+    return _format_of(data[:_HEADER_BYTES]) or "image"

@@ -20,7 +20,8 @@ _ORIENTATION_TAG = 0x0112
 # Formats whose XMP Pillow extracts itself; scanning their bytes could only find
 # packets of embedded previews, which describe other images.
 _PILLOW_XMP_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "TIFF", "HEIF", "AVIF"})
-_MAX_PACKET = 16 * 1024 * 1024
+# The largest XMP packet read: sidecars and embedded packets are kilobytes, 16 MiB is ample.
+MAX_PACKET_BYTES = 16 * 1024 * 1024
 _heif_ready = False
 
 
@@ -79,7 +80,7 @@ def scan_for_packet(photo: Path) -> bytes | None:
             start = data.find(b"<x:xmpmeta")
             if start < 0:
                 return None
-            end = data.find(b"</x:xmpmeta>", start, start + _MAX_PACKET)
+            end = data.find(b"</x:xmpmeta>", start, start + MAX_PACKET_BYTES)
             if end < 0:
                 return None
             return bytes(data[start : end + len(b"</x:xmpmeta>")])
