@@ -8,6 +8,7 @@ under that same lock (or its own, for searches).
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
@@ -25,16 +26,20 @@ from facealbum.album_types import (
     PhotoInfo,
     ScanProgress,
 )
+from facealbum.db import backup as db_backup
 from facealbum.db import queries, scan_writes
 from facealbum.db.migrations import MigrationError
-from facealbum.db.store import Store
+from facealbum.db.store import Store, StoreBusy, StoreError, os_failure
 from facealbum.engine.types import ENCODING_DIM, Face, Match
 
 if TYPE_CHECKING:
     from facealbum.engine.index import FaceIndex
     from facealbum.engine.query import QueryAnalyser
 
-__all__ = ["Album", "LibraryError"]
+# The disk errors are part of the facade: front ends catch them from here.
+__all__ = ["Album", "LibraryError", "StoreBusy", "StoreError"]
+
+log = logging.getLogger(__name__)
 
 
 class Album(PeopleMixin):
@@ -58,18 +63,29 @@ class Album(PeopleMixin):
         self._query: QueryAnalyser | None = None  # finds the faces of query images
         self._query_settings: tuple[str, int] | None = None  # what it was built with
         self._query_lock = threading.Lock()
+        self._daily_backup: threading.Thread | None = None
         self._closed = False
 
     # -- library -------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, directory: Path, create: bool = True, *, isolate_engine: bool = False) -> Album:
+    def open(
+        cls,
+        directory: Path,
+        create: bool = True,
+        *,
+        isolate_engine: bool = False,
+        read_only: bool | None = None,
+    ) -> Album:
         """Open (or create) the library in `directory`; loads or rebuilds its index.
 
         `isolate_engine`: find the faces of query images (faces_in_image, search_image) in
         a helper process, started on first use, instead of the calling thread. The GUI
         wants this: dlib holds the GIL for the whole encoding, and a crash in it must
         fail one request, not the window.
+        `read_only`: None opens read-only when the library cannot be written; then every
+        read works and every change raises StoreReadOnly.
+        Raises LibraryError, or StoreError when the disk fails (busy, full, empty file).
         """
         directory = Path(directory).expanduser()
         db_path = directory / config.DATABASE_NAME
@@ -79,11 +95,12 @@ class Album(PeopleMixin):
             if directory.exists() and not directory.is_dir():
                 raise LibraryError(f"{directory} is a file, not a library folder")
             try:
-                directory.mkdir(parents=True, exist_ok=True)
+                # Only a folder made here is made private: the user's own stays as it is.
+                directory.mkdir(mode=config.PRIVATE_DIR_MODE, parents=True, exist_ok=True)
             except OSError as e:
                 raise LibraryError(f"cannot create library folder {directory}: {e}") from e
         try:
-            store = Store(db_path)
+            store = Store(db_path, read_only=read_only)
         except MigrationError as e:
             raise LibraryError(str(e)) from e
         except sqlite3.DatabaseError as e:
@@ -95,12 +112,14 @@ class Album(PeopleMixin):
         except BaseException:
             store.close()
             raise
+        album._start_daily_backup()
         return album
 
     def _open_index(self) -> None:
         from facealbum.engine.index import FaceIndex
 
-        index = FaceIndex(self.directory / config.INDEX_DIR_NAME)
+        read_only = self._store.read_only
+        index = FaceIndex(self.directory / config.INDEX_DIR_NAME, read_only=read_only)
         with self._store.writer_lock:
             generation = self._store.generation()
             self._index_state = index.open(
@@ -122,19 +141,55 @@ class Album(PeopleMixin):
 
     def update_settings(self, settings: config.Settings) -> None:
         settings = settings.validated()
-        config.save_settings(self.directory, settings)
+        self._store.check_writable()
+        try:
+            config.save_settings(self.directory, settings)
+        except OSError as e:
+            raise os_failure(e, self.directory, "the settings were not saved") from e
         self.settings = settings
 
     def close(self) -> None:
-        """Stop the face analysis, save the index and close the database; safe to call twice."""
+        """Stop the face analysis, save the index and close the database; safe to call twice.
+        Raises StoreError when the index could not be saved (the database is closed all the
+        same, every change in it kept)."""
         if self._closed:
             return
         self._closed = True
         try:
             self._close_query_analyser()
+            if self._daily_backup is not None:
+                self._daily_backup.join()  # a restore may follow: let the copy finish
             self.save_index()
         finally:
             self._store.close()
+
+    @property
+    def read_only(self) -> bool:
+        """Whether the library was opened read-only (every change raises StoreReadOnly)."""
+        return self._store.read_only
+
+    def backup(self, reason: str) -> Path:
+        """Back up the database into the library's backups folder now, before a risky
+        change; returns the new file. Raises StoreError (nothing changed) when it cannot."""
+        self._store.check_writable()
+        return db_backup.make_backup(self._store.path, reason)
+
+    def _start_daily_backup(self) -> None:
+        """The day's backup, on a thread: a copy of a large library takes about a second,
+        which an open (the window waits for it) must not."""
+        if self._store.read_only:
+            return
+        self._daily_backup = threading.Thread(
+            target=self._back_up_daily, name="facealbum-backup", daemon=True
+        )
+        self._daily_backup.start()
+
+    def _back_up_daily(self) -> None:
+        try:
+            db_backup.backup_if_due(self._store.path)
+        except (StoreError, OSError, sqlite3.Error) as e:
+            # Not the user's action: the next change that fails says what is wrong.
+            log.warning("daily backup of %s not made: %s", self.directory, e)
 
     def __enter__(self) -> Album:
         return self
@@ -210,7 +265,11 @@ class Album(PeopleMixin):
                     self._index_generation = generation
                 except IndexCorrupt:
                     pass  # keep the older stamp: the next open rebuilds it
-            self._index.save(self._index_generation)
+            try:
+                self._index.save(self._index_generation)
+            except OSError as e:  # derived data: the database write before it stands
+                what = "your changes are saved, not the search index (rebuilt on next open)"
+                raise os_failure(e, self.directory, what) from e
 
     # -- folders ------------------------------------------------------------------------
 
@@ -237,6 +296,7 @@ class Album(PeopleMixin):
         """Forget a folder with its photos and faces (never touches the files); returns the
         number of faces removed."""
         folder_id = self._find_folder(path_or_id)
+        self.backup("before-remove-folder")
         with self._store.writer_lock:
             changes = self.write_faces(lambda conn: scan_writes.remove_folder(conn, folder_id))
             self.save_index()

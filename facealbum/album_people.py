@@ -411,6 +411,8 @@ class PeopleMixin:
         """Group unassigned faces again. full=False only places faces that have no group;
         full=True redoes every candidate group (ids of groups that stay mostly the same are
         kept). Faces with a person are never touched."""
+        if full:
+            self.backup("before-regroup")  # it rewrites every group: keep the way back
         grouping = self._grouping()
         with self._store.writer_lock, self._store.write() as conn:
             if full:

@@ -290,6 +290,8 @@ class ScanJob:
         """Remove what is gone for sure (kept as vanished for a while) and forget what
         vanished long ago."""
         gone = sorted(self.vanished - self.claimed)
+        if self.prune and gone:
+            self.album.backup("before-prune")  # the user said yes to a large removal
 
         def write(conn) -> scan_writes.FaceChanges:
             scan_writes.expire_vanished(conn, VANISHED_KEEP_DAYS)

@@ -108,6 +108,8 @@ class ScanProgress:
     # Filled in the final report: folders that were offline, removals waiting for a yes.
     offline: tuple[OfflineFolder, ...] = ()
     held_back: tuple[HeldBack, ...] = ()
+    # Things the user should know about the whole scan ("the YuNet model is damaged; ...").
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from facealbum.album_types import ScanProgress
 
 PROG = "facealbum"
+EX_TEMPFAIL = 75  # sysexits.h: the library is busy, the same command may work later
 
 
 def readable_path(path: str) -> str:
@@ -89,9 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
     remove.add_argument("path", metavar="PATH")
     folders.set_defaults(handler=cmd_folders)
 
-    from facealbum.cli_people import register
+    from facealbum import cli_backup, cli_people
 
-    register(sub, json_flag)
+    cli_people.register(sub, json_flag)
+    cli_backup.register(sub, json_flag)
     return parser
 
 
@@ -99,18 +101,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command is None:
         return _run_gui(args.library)
-    from facealbum.album import Album, LibraryError
+    from facealbum.album import LibraryError, StoreBusy, StoreError
     from facealbum.config import resolve_library_dir
 
+    directory = resolve_library_dir(args.library)
     try:
-        with Album.open(resolve_library_dir(args.library)) as album:
-            return args.handler(album, args)
-    except (CommandError, LibraryError) as e:
+        if hasattr(args, "library_handler"):  # backups, restore: the library stays closed
+            return args.library_handler(directory, args)
+        return _run_on_album(directory, args)
+    except StoreBusy as e:
+        return _fail(str(e), code=EX_TEMPFAIL)
+    except (CommandError, LibraryError, StoreError) as e:
         return _fail(str(e))
     except KeyboardInterrupt:
         return _fail("interrupted", code=130)
     except OSError as e:  # full disk, permissions: a message, never a traceback
         return _fail(f"{e.filename + ': ' if e.filename else ''}{e.strerror or e}")
+
+
+def _run_on_album(directory: Path, args: argparse.Namespace) -> int:
+    """Open the library and run the command on it. Only the commands that add photos make
+    a new library, and say so: a mistyped --library must not silently create one."""
+    from facealbum.album import Album
+    from facealbum.config import DATABASE_NAME
+
+    new = not (directory / DATABASE_NAME).exists()
+    if new and not _makes_library(args):
+        raise CommandError(f"no facealbum library in {directory} (`{PROG} scan PHOTOS` makes one)")
+    with Album.open(directory) as album:
+        if new:
+            _stderr_line(f"{PROG}: new library in {directory}")
+        return args.handler(album, args)
+
+
+def _makes_library(args: argparse.Namespace) -> bool:
+    return args.command == "scan" or (args.command == "folders" and args.folder_command == "add")
 
 
 def _run_gui(library: str | None) -> int:
@@ -167,12 +192,14 @@ def cmd_scan(album: Album, args: argparse.Namespace) -> int:
             f"{final.faces_found} faces found, {final.errors} could not be read"
         )
     _report_kept(final)
-    attention = final.offline or final.held_back
+    attention = final.offline or final.held_back or final.notes
     return 1 if failed or attention or final.phase == "cancelled" else 0
 
 
 def _report_kept(final: ScanProgress) -> None:
-    """What the scan did not remove, and why: one line each on stderr."""
+    """What the scan did not remove, and why, and what else to know: one line each."""
+    for note in final.notes:
+        _fail(note)
     for f in final.offline:
         _fail(f"{f.path} is offline ({f.reason}): its {f.photos_kept} photos are kept")
     for h in final.held_back:
@@ -250,6 +277,7 @@ def _progress_dict(p: ScanProgress) -> dict[str, Any]:
         "photos_per_second": round(p.photos_per_second, 3),
         "offline": [dataclasses.asdict(f) for f in p.offline],
         "held_back": [dataclasses.asdict(h) for h in p.held_back],
+        "notes": list(p.notes),
     }
 
 

@@ -18,6 +18,9 @@ DATABASE_NAME = "library.sqlite3"
 INDEX_DIR_NAME = "index"
 THUMBNAIL_DIR_NAME = "thumbnails"
 LIBRARY_SETTINGS_NAME = "settings.json"
+# Photos of a family are private: what facealbum creates is readable by its owner only.
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
 
 
 def default_library_dir() -> Path:

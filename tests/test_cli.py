@@ -12,6 +12,7 @@ import pytest
 from helpers_scan_kill import kill_scan_midway
 from library_builder import GROUP, OBAMA, OTHERS, build_folder, corrupt_photo, reduced_copy
 
+from facealbum.album import Album
 from facealbum.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -40,7 +41,8 @@ def test_scan_search_similar_stats_and_folders_speak_json(faces_dir, tmp_path, c
     assert code == 0  # a bad photo is reported, not a failed command
     summary = json.loads(out)
     assert summary["phase"] == "done" and summary["faces_found"] == 3 and summary["errors"] == 1
-    assert "broken.jpg" in one_clear_line(err)
+    new, skipped = err.strip().splitlines()  # a new library is announced, once
+    assert new == f"facealbum: new library in {lib}" and "broken.jpg" in skipped
 
     query = reduced_copy(faces_dir / "people/barack_obama/obama_4.jpg", tmp_path / "q.jpg")
     code, out, _ = run(capsys, "--library", lib, "search", str(query), "--json", "--top", "2")
@@ -69,6 +71,8 @@ def test_scan_search_similar_stats_and_folders_speak_json(faces_dir, tmp_path, c
 
 def test_library_comes_from_the_environment(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("FACEALBUM_LIBRARY", str(tmp_path / "envlib"))
+    (tmp_path / "pics").mkdir()
+    assert run(capsys, "folders", "add", str(tmp_path / "pics"))[0] == 0  # makes it there
     code, out, _ = run(capsys, "stats", "--json")
     assert code == 0 and json.loads(out)["library"] == str(tmp_path / "envlib")
     assert (tmp_path / "envlib" / "library.sqlite3").is_file()
@@ -96,6 +100,7 @@ def test_folders_add_and_list_in_words(tmp_path, capsys):
 )
 def test_bad_input_gives_one_clear_line_and_a_failure_code(tmp_path, capsys, args, expected):
     corrupt_photo(tmp_path / "broken.jpg")
+    Album.open(tmp_path / "lib").close()  # a library without one is refused before the input
     argv = ["--library", str(tmp_path / "lib")] + [a.format(tmp=tmp_path) for a in args]
     code, out, err = run(capsys, *argv)
     assert code == 1

@@ -97,14 +97,13 @@ def test_an_emptied_sub_folder_is_held_back_until_the_user_prunes(faces_dir: Pat
         assert [o.photos_kept for o in final.offline] == [3]
         assert [(h.gone, h.known) for h in final.held_back] == [(3, 4)]
         assert _names(album) == before
-        # The user says the photos are really gone.
+        # The user says the photos are really gone; the way back is a backup.
         pruned = album.scan(prune=True)
         assert not pruned.held_back and album.stats()["photos"] == 1
+        assert any("before-prune" in b.name for b in (album.directory / "backups").iterdir())
 
 
-def test_an_unreadable_folder_keeps_its_photos_and_names(
-    named, monkeypatch: pytest.MonkeyPatch
-):
+def test_an_unreadable_folder_keeps_its_photos_and_names(named, monkeypatch: pytest.MonkeyPatch):
     album, photos = named
     before = _names(album)
     real_scandir = os.scandir

@@ -53,7 +53,10 @@ def test_cli_scan_without_models_prints_one_line(faces_dir, tmp_path, no_models,
     out, err = capsys.readouterr()
     lines = err.strip().splitlines()
     assert code == 1 and out == ""
-    assert lines == [f"facealbum: cannot analyse photos: {MISSING}"]
+    assert lines == [
+        f"facealbum: new library in {tmp_path / 'lib'}",
+        f"facealbum: cannot analyse photos: {MISSING}",
+    ]
 
 
 def test_photos_are_analysed_once_the_models_are_back(faces_dir, tmp_path: Path, monkeypatch):

@@ -77,8 +77,10 @@ class FaceIndex:
         m: int = HNSW_M,
         ef_construction: int = HNSW_EF_CONSTRUCTION,
         ef: int = HNSW_EF,
+        read_only: bool = False,
     ) -> None:
         self.directory = Path(directory)
+        self.read_only = read_only  # of a read-only library: save() writes nothing
         self.dim = dim
         self.exact_limit = exact_limit
         self.m = m
@@ -187,50 +189,67 @@ class FaceIndex:
         last, so a crash at any point leaves either the old or the new index. Nothing is
         written when the files on disk already hold this content at this generation.
         """
+        if self.read_only:
+            return
         with self._mutate:
             if self._saved == (generation, self._changes) and self._saved_meta() == generation:
                 return
             self.directory.mkdir(parents=True, exist_ok=True)
             token = f"{DATA_PREFIX}{generation}-{uuid.uuid4().hex[:12]}"
-            ids_path = self.directory / f"{token}.ids.npz"
-            if self._hnsw is None:
-                data_path = self.directory / f"{token}.vectors.npy"
-                live = self._ids[: self._n]
-                with open(data_path, "wb") as f:
-                    np.save(f, self._vecs[: self._n], allow_pickle=False)
-                    sync(f)
-                dead = np.empty(0, dtype=np.int64)
-                elements = self._n
-            else:
-                data_path = self.directory / f"{token}.hnsw"
-                live = np.fromiter(self._live, dtype=np.int64, count=len(self._live))
-                dead = np.fromiter(self._dead, dtype=np.int64, count=len(self._dead))
-                self._hnsw.save_index(str(data_path))
-                with open(data_path, "rb+") as f:
-                    sync(f)
-                elements = self._hnsw.element_count
-            with open(ids_path, "wb") as f:
-                np.savez(f, ids=live, dead=dead)
-                sync(f)
-            meta = {
-                "format": FORMAT_VERSION,
-                "generation": int(generation),
-                "mode": self.mode,
-                "metric": "euclidean",
-                "dim": self.dim,
-                "count": int(len(live)),
-                "elements": int(elements),
-                "params": {"M": self.m, "ef_construction": self.ef_construction, "ef": self.ef},
-                "files": {"ids": describe_file(ids_path), "data": describe_file(data_path)},
-            }
-            tmp = self.directory / f"{META_NAME}.tmp"
-            with open(tmp, "w", encoding="utf-8") as f:
-                json.dump(meta, f, indent=1)
-                sync(f)
-            os.replace(tmp, self.directory / META_NAME)
+            try:
+                written = self._write_files(token, generation)
+            except OSError:
+                # A full disk: the old index stays whole; its half-written successor
+                # would only hold on to the space the user is short of.
+                for path in [*self.directory.glob(f"{token}.*"), self._meta_tmp()]:
+                    path.unlink(missing_ok=True)
+                raise
             sync_dir(self.directory)
             self._saved = (int(generation), self._changes)
-            self._remove_unreferenced({ids_path.name, data_path.name}, generation)
+            self._remove_unreferenced(written, generation)
+
+    def _write_files(self, token: str, generation: int) -> set[str]:
+        """Write the data files and replace the metadata naming them; returns their names."""
+        ids_path = self.directory / f"{token}.ids.npz"
+        if self._hnsw is None:
+            data_path = self.directory / f"{token}.vectors.npy"
+            live = self._ids[: self._n]
+            with open(data_path, "wb") as f:
+                np.save(f, self._vecs[: self._n], allow_pickle=False)
+                sync(f)
+            dead = np.empty(0, dtype=np.int64)
+            elements = self._n
+        else:
+            data_path = self.directory / f"{token}.hnsw"
+            live = np.fromiter(self._live, dtype=np.int64, count=len(self._live))
+            dead = np.fromiter(self._dead, dtype=np.int64, count=len(self._dead))
+            self._hnsw.save_index(str(data_path))
+            with open(data_path, "rb+") as f:
+                sync(f)
+            elements = self._hnsw.element_count
+        with open(ids_path, "wb") as f:
+            np.savez(f, ids=live, dead=dead)
+            sync(f)
+        meta = {
+            "format": FORMAT_VERSION,
+            "generation": int(generation),
+            "mode": self.mode,
+            "metric": "euclidean",
+            "dim": self.dim,
+            "count": int(len(live)),
+            "elements": int(elements),
+            "params": {"M": self.m, "ef_construction": self.ef_construction, "ef": self.ef},
+            "files": {"ids": describe_file(ids_path), "data": describe_file(data_path)},
+        }
+        tmp = self._meta_tmp()
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(meta, f, indent=1)
+            sync(f)
+        os.replace(tmp, self.directory / META_NAME)
+        return {ids_path.name, data_path.name}
+
+    def _meta_tmp(self) -> Path:
+        return self.directory / f"{META_NAME}.tmp"
 
     def _remove_unreferenced(self, keep: set[str], generation: int) -> None:
         """Delete the data files of earlier saves. Another process may save into this

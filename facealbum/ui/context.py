@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, Signal
 
 from facealbum.config import THUMBNAIL_DIR_NAME
@@ -52,7 +53,9 @@ class LibraryContext(QObject):
         failure: str = "That did not work",
     ) -> None:
         """Run a changing action on a worker; then refresh every view, or show the error
-        (titled `failure`; its text says what went wrong)."""
+        (titled `failure`; its text says what went wrong). The error is shown even when
+        `owner` is gone by then: a change that was not saved must not vanish with the
+        window it was made in; only `on_done` is skipped."""
         album = self.album
 
         def done(result: Any) -> None:
@@ -60,13 +63,8 @@ class LibraryContext(QObject):
                 return  # the library was switched meanwhile
             if description:
                 self.status_message.emit(description)
-            if on_done is not None:
+            if on_done is not None and (owner is None or shiboken6.isValid(owner)):
                 on_done(result)
             self.data_changed.emit()
 
-        run_task(
-            lambda: fn(album),
-            done,
-            lambda e: self.error.emit(failure, e),
-            owner=owner or self,
-        )
+        run_task(lambda: fn(album), done, lambda e: self.error.emit(failure, e), owner=self)

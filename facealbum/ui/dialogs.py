@@ -8,9 +8,14 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QMessageBox, QWidget
 
+from facealbum.album import StoreError
+
 
 def describe_error(error: BaseException) -> str:
     """A sentence for the user: LibraryError and OS errors already read well."""
+    if isinstance(error, StoreError):  # says what failed and that the change was not saved
+        text = str(error)
+        return text[:1].upper() + text[1:]
     if isinstance(error, PermissionError):
         name = error.filename or "the library"
         return f"Permission denied: {name}. Is the library or folder read-only?"

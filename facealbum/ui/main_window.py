@@ -27,13 +27,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from facealbum.album import StoreError
 from facealbum.ui import library_tools
 from facealbum.ui.context import LibraryContext
-from facealbum.ui.dialogs import show_error
+from facealbum.ui.dialogs import describe_error, show_error
 from facealbum.ui.library_page import LibraryPage
 from facealbum.ui.people_page import PeoplePage
 from facealbum.ui.photo_viewer import PhotoViewer
 from facealbum.ui.recent import RecentLibraries
+from facealbum.ui.restore_dialog import RestoreDialog, made_at
 from facealbum.ui.scan_status import ScanStatus
 from facealbum.ui.search_page import SearchPage, qimage_to_rgb
 from facealbum.ui.settings_dialog import SettingsDialog
@@ -76,7 +78,9 @@ class MainWindow(QMainWindow):
         self.recent = recent
         self.context = LibraryContext(self)
         self._pending_open: tuple[Path, bool] | None = None
+        self._failed_library: Path | None = None  # to restore a backup of, when it is damaged
         self._closing = False
+        self.prune_question: QMessageBox | None = None  # asks before removing many photos
         self.setWindowTitle("facealbum")
         self.resize(1200, 800)
         self.setAcceptDrops(True)
@@ -128,6 +132,12 @@ class MainWindow(QMainWindow):
         self._action(file, "&Open library…", self.choose_library, QKeySequence.StandardKey.Open)
         self.recent_menu = file.addMenu("Recent libraries")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
+        self._action(
+            file,
+            "Restore from &backup…",
+            self.restore_backup,
+            tip="Put the library back as it was on an earlier day or before a risky change",
+        )
         file.addSeparator()
         self._action(file, "&Add photo folder…", self.library_page.choose_folder, "Ctrl+Shift+O")
         self._action(file, "&Rescan", self.library_page.rescan, "F5")
@@ -212,18 +222,24 @@ class MainWindow(QMainWindow):
 
     def _library_opened(self, directory: Path, album: Any) -> None:
         old = self.context.album
+        self._failed_library = None
         self.context.set_album(album)
         if old is not None:
-            run_task(old.close, owner=self)
+            run_task(
+                old.close, None, lambda e: show_error(self, "Closing the library", e), owner=self
+            )
         self.recent.add(directory)
         self.statusBar().showMessage(f"Opened {directory}", 4000)
 
     def _library_failed(self, directory: Path, error: BaseException) -> None:
         self.statusBar().clearMessage()
-        show_error(self, "Cannot open the library", f"{directory}\n\n{_describe(error)}")
+        self._failed_library = directory
+        show_error(self, "Cannot open the library", f"{directory}\n\n{describe_error(error)}")
 
     def _album_changed(self, album: Any) -> None:
         name = Path(album.directory).name if album is not None else ""
+        if getattr(album, "read_only", False):
+            name += " (read-only)"
         self.setWindowTitle(f"{name} — facealbum" if name else "facealbum")
         for action in (self.regroup_action, self.export_action):
             action.setEnabled(album is not None)
@@ -267,6 +283,15 @@ class MainWindow(QMainWindow):
                 f"{progress.errors} unreadable",
                 10000,
             )
+        if progress is not None and progress.offline:
+            self.statusBar().showMessage(
+                f"{plural(len(progress.offline), 'folder')} offline: "
+                + "; ".join(f"{f.path} ({f.reason})" for f in progress.offline)
+                + ". Their photos and names are kept.",
+                15000,
+            )
+        if progress is not None and progress.held_back:
+            self._ask_to_prune(progress.held_back)
         if self._scan_problems:
             problems, self._scan_problems = self._scan_problems, []
             self.scan_report = library_tools.show_problems(
@@ -276,6 +301,87 @@ class MainWindow(QMainWindow):
                 "the library until they change; the files themselves are untouched.",
                 problems,
             )
+
+    def restore_backup(self) -> None:
+        """Choose a backup of the open library (or of one that failed to open)."""
+        album = self.context.album
+        directory = Path(album.directory) if album is not None else self._failed_library
+        if directory is None:
+            self.statusBar().showMessage("Open a library first", 4000)
+            return
+        if self.context.scan.is_running():
+            show_error(self, "Restore from backup", "Stop the scan first, then restore.")
+            return
+        self.restore_dialog = RestoreDialog(directory, self)
+        self.restore_dialog.restore_chosen.connect(lambda name: self._restore(directory, name))
+        self.restore_dialog.open()
+
+    def _restore(self, directory: Path, name: str) -> None:
+        """Close the library, restore the backup on a worker, then open the library again
+        (restored, or as it was when the restore failed)."""
+        from facealbum import album_backup
+
+        album = self.context.album
+        if album is not None and Path(album.directory) == directory:
+            self.context.set_album(None)  # the pages let go of it before it closes
+        else:
+            album = None
+        self.statusBar().showMessage("Restoring the backup…")
+
+        def work() -> Any:
+            if album is not None:
+                try:
+                    album.close()
+                except StoreError as e:  # its index only: the restore replaces it anyway
+                    log.warning("closing before the restore: %s", e)
+            return album_backup.restore(directory, name)
+
+        def restored(result: Any) -> None:
+            self.open_library(directory, create=False)
+            self.restore_report = QMessageBox(
+                QMessageBox.Icon.Information,
+                "Restore from backup",
+                f"Restored the backup made {made_at(result[0])}. The library as it was is "
+                "kept as a backup too: restore that one to go back.",
+                QMessageBox.StandardButton.Ok,
+                self,
+            )
+            self.restore_report.open()
+
+        def failed(error: BaseException) -> None:
+            self.open_library(directory, create=False)
+            show_error(self, "The backup was not restored", error)
+
+        run_task(work, restored, failed, owner=self)
+
+    def _ask_to_prune(self, held_back: Any) -> None:
+        """Photos the scan found gone, too many to remove without asking: ask."""
+        gone = sum(h.gone for h in held_back)
+        where = "\n".join(f"• {h.folder}: {h.gone:,} of {h.known:,} photos" for h in held_back)
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Photos are gone",
+            f"{plural(gone, 'photo')} could not be found any more:\n{where}",
+            parent=self,
+        )
+        box.setInformativeText(
+            "They may have been deleted or moved away, or the drive holding them may not be "
+            "working right. Until you say so, they stay in the library. If they are removed "
+            "and turn up again later, their names come back with them."
+        )
+        remove = box.addButton("Remove from library", QMessageBox.ButtonRole.DestructiveRole)
+        keep = box.addButton("Keep them", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(keep)  # Enter must not remove photos
+        folders = [Path(h.folder) for h in held_back]
+
+        def answered(button: Any) -> None:
+            if button is remove:
+                self.library_page.start_scan(folders, prune=True)
+
+        box.buttonClicked.connect(answered)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.prune_question = box  # window-modal, not blocking: tests can answer it
+        box.open()
 
     # -- actions --------------------------------------------------------------------------
     def edit_settings(self) -> None:
@@ -386,7 +492,10 @@ class MainWindow(QMainWindow):
             from facealbum.ui.tasks import wait_for_pool
 
             wait_for_pool("scan", 10.0)  # a cancelled scan stops after its current photos
-            album.close()
+            try:
+                album.close()
+            except StoreError as e:  # the window goes; the message must not go unseen
+                QMessageBox.warning(self, "Closing the library", describe_error(e))
         event.accept()
 
 
@@ -394,9 +503,3 @@ def _standard_key(name: str, fallback: str) -> QKeySequence:
     """The platform's key for a standard action; some desktops define none for these."""
     key = QKeySequence(getattr(QKeySequence.StandardKey, name))
     return QKeySequence(fallback) if key.isEmpty() else key
-
-
-def _describe(error: BaseException) -> str:
-    from facealbum.ui.dialogs import describe_error
-
-    return describe_error(error)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
+from facealbum.config import PRIVATE_DIR_MODE
 from facealbum.engine.types import Box
 
 try:  # HEIC/HEIF photos from phones
@@ -93,7 +94,9 @@ class ThumbnailCache:
 
     def _store(self, target: Path, im: Image.Image) -> None:
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
+            # Private like the library: faces of a family are nobody else's to browse.
+            self.directory.mkdir(mode=PRIVATE_DIR_MODE, exist_ok=True)
+            target.parent.mkdir(mode=PRIVATE_DIR_MODE, exist_ok=True)
             tmp = target.with_suffix(f".{os.getpid()}.{id(im)}.tmp")
             im.save(tmp, "JPEG", quality=85)
             os.replace(tmp, target)

@@ -1,0 +1,89 @@
+"""The window when photos go away: offline folders are shown as such, and removing most of
+a folder waits for the user's answer."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from library_builder import OBAMA, OTHERS, build_folder
+
+pytest.importorskip("pytestqt")
+
+from helpers_gui_ticks import window_on_new_library  # noqa: E402
+from PySide6.QtWidgets import QMessageBox  # noqa: E402
+
+from facealbum.engine import scanner  # noqa: E402
+
+pytestmark = pytest.mark.slow
+SCAN_TIMEOUT_MS = 240_000
+
+
+@pytest.fixture()
+def scanned(qtbot, tmp_path: Path, faces_dir: Path):
+    photos = tmp_path / "drive"
+    build_folder(faces_dir, photos, (OBAMA[0], *OTHERS))
+    win = window_on_new_library(qtbot, tmp_path)
+    scan(qtbot, win, lambda: win.handle_dropped([photos]))
+    yield win, photos
+    win.close()
+
+
+def scan(qtbot, win, start) -> object:
+    with qtbot.waitSignal(win.context.scan.finished, timeout=SCAN_TIMEOUT_MS) as blocker:
+        start()
+    return blocker.args[0]
+
+
+def folder_item(qtbot, win, text: str):
+    page = win.library_page
+    qtbot.waitUntil(
+        lambda: page.folders.count() == 2 and text in page.folders.item(1).text(), timeout=10_000
+    )
+    return page.folders.item(1)
+
+
+def test_an_emptied_folder_is_shown_offline_and_keeps_its_photos(qtbot, scanned, tmp_path):
+    win, photos = scanned
+    shutil.move(photos, tmp_path / "unplugged")
+    photos.mkdir()  # the mount point an unplugged drive leaves
+
+    result = scan(qtbot, win, win.library_page.rescan)
+
+    assert [f.photos_kept for f in result.offline] == [4]
+    item = folder_item(qtbot, win, "offline")
+    assert item.text() == "drive  (4)  — offline"
+    assert "Offline: empty" in item.toolTip()
+    assert win.context.album.stats()["photos"] == 4
+    win.grab().save(str(tmp_path / "offline.png"))
+
+
+def test_removing_most_of_a_folder_asks_first(qtbot, scanned, monkeypatch, tmp_path):
+    win, photos = scanned
+    monkeypatch.setattr(scanner, "PRUNE_MIN_PHOTOS", 2)  # four photos stand for many
+    for photo in sorted(photos.iterdir())[:3]:
+        photo.unlink()
+
+    scan(qtbot, win, win.library_page.rescan)
+    qtbot.waitUntil(lambda: getattr(win, "prune_question", None) is not None, timeout=5_000)
+    question = win.prune_question
+    assert "3 photos could not be found" in question.text()
+    assert "3 of 4 photos" in question.text()
+    question.grab().save(str(tmp_path / "prune_question.png"))
+    keep = question.defaultButton()
+    assert keep.text() == "Keep them"
+    keep.click()
+    assert win.context.album.stats()["photos"] == 4
+
+    scan(qtbot, win, win.library_page.rescan)
+    qtbot.waitUntil(lambda: win.prune_question is not question, timeout=5_000)
+    remove = next(
+        b
+        for b in win.prune_question.buttons()
+        if win.prune_question.buttonRole(b) == QMessageBox.ButtonRole.DestructiveRole
+    )
+    result = scan(qtbot, win, remove.click)
+
+    assert not result.held_back
+    assert win.context.album.stats()["photos"] == 1
