@@ -12,6 +12,7 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -360,6 +361,35 @@ class Album(PeopleMixin):
 
         targets = self._scan_targets(folders)
         final = ScanJob(self, targets, progress, cancel, pause, prune=prune).run()
+        # New faces join groups and get suggestions (a cancelled scan's faces too).
+        self.update_people_after_scan()
+        return final
+
+    def find_faces_again(
+        self,
+        folders: list[Path] | None = None,
+        *,
+        detector: str | None = None,
+        progress: Callable[[ScanProgress], None] | None = None,
+        cancel: threading.Event | None = None,
+        pause: threading.Event | None = None,
+    ) -> ScanProgress:
+        """Find the faces of every photo again with `detector` (default: the recommended
+        one), which becomes the library's; a scan besides (new and changed photos too).
+
+        Every decision is kept: a face found again where an old one was keeps its id,
+        person and rejections; a face with a person or a rejection that the detector does
+        not find stays as it is. A cancelled or killed run resumes where it stopped: the
+        photos already done carry the new detector's name."""
+        from facealbum.album_scan import ScanJob
+
+        detector = detector or config.DEFAULT_DETECTOR
+        if detector not in config.DETECTORS:
+            raise LibraryError(f"unknown face detector {detector!r}")
+        if detector != self.settings.detector:
+            self.update_settings(replace(self.settings, detector=detector))
+        targets = self._scan_targets(folders)
+        final = ScanJob(self, targets, progress, cancel, pause, redetect=True).run()
         # New faces join groups and get suggestions (a cancelled scan's faces too).
         self.update_people_after_scan()
         return final

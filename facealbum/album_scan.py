@@ -22,6 +22,7 @@ from facealbum.album_types import (
     readable_path,
 )
 from facealbum.db import queries, scan_writes
+from facealbum.engine.faces import usable_detector
 from facealbum.engine.scanner import (
     Analysed,
     DiskPhoto,
@@ -64,9 +65,13 @@ class ScanJob:
         cancel: threading.Event | None,
         pause: threading.Event | None,
         prune: bool = False,
+        redetect: bool = False,
     ) -> None:
         self.album = album
         self.prune = prune
+        # Find faces again in unchanged photos whose faces another detector found.
+        self.redetect = redetect
+        self.redetecting: set[str] = set()
         self.store = album.store
         self.targets = targets
         self.progress = progress
@@ -74,6 +79,7 @@ class ScanJob:
         self.pause = pause
         self.folder_of: dict[str, int] = {}
         self.offline: list[OfflineFolder] = []
+        self.notes: list[str] = []
         self.held_back: list[HeldBack] = []
         self.vanished: set[str] = set()
         self.claimed: set[str] = set()
@@ -107,6 +113,7 @@ class ScanJob:
             new_errors=tuple(self.new_errors),
             offline=tuple(self.offline) if phase in ("done", "cancelled") else (),
             held_back=tuple(self.held_back) if phase in ("done", "cancelled") else (),
+            notes=tuple(self.notes),
         )
         if self.progress is not None and (force or now - self.last_report >= REPORT_SECONDS):
             self.last_report = now
@@ -127,15 +134,21 @@ class ScanJob:
         if self.cancel.is_set():
             return self._report("cancelled", force=True)
         self.vanished = set(removed)
+        # Photos analysed again as they are must never be taken for a copy of themselves.
+        again = [p for p in to_analyse if p.path in self.redetecting]
+        to_analyse = [p for p in to_analyse if p.path not in self.redetecting]
         candidates = self._moved_candidates(removed, to_analyse, known)
-        self.clock = ScanClock(len(to_analyse))
+        self.clock = ScanClock(len(to_analyse) + len(again))
         self._report("scanning", force=True)
         settings = self.album.settings
-        workers = min(settings.effective_workers(), max(1, len(to_analyse)))
+        detector = self._usable_detector()
+        workers = min(settings.effective_workers(), max(1, len(to_analyse) + len(again)))
         try:
-            if to_analyse:
-                with ScanPool(workers, settings.detector, settings.min_face_px) as pool:
+            if to_analyse or again:
+                with ScanPool(workers, detector, settings.min_face_px) as pool:
                     self._analyse(pool, to_analyse, candidates)
+                    if again and not self.cancel.is_set():
+                        self._analyse(pool, again, None)
                     if self.retry and not self.cancel.is_set():
                         retry, self.retry = self.retry, []
                         self._analyse(pool, retry, None)
@@ -176,7 +189,9 @@ class ScanJob:
                 # Missing (an unplugged drive?): its photos stay in the library untouched.
                 self._went_offline(str(root), "not found (an unplugged drive?)", len(known))
                 continue
-            plan = plan_scan(disk, known, walk.unread, prune=self.prune)
+            detector = self.album.settings.detector if self.redetect else None
+            plan = plan_scan(disk, known, walk.unread, prune=self.prune, detector=detector)
+            self.redetecting.update(plan.redetect)
             for unread in walk.unread:
                 kept = sum(1 for p in known if is_under(p, unread.path))
                 if not unread.empty or kept:
@@ -187,6 +202,13 @@ class ScanJob:
             removed += plan.removed
             known_all.update(known)
         return to_analyse, removed, known_all
+
+    def _usable_detector(self) -> str:
+        """The library's detector, or HOG when YuNet's model cannot be loaded (said once)."""
+        detector, problem = usable_detector(self.album.settings.detector)
+        if problem is not None:
+            self.notes.append(problem)
+        return detector
 
     def _went_offline(self, path: str, reason: str, photos_kept: int) -> None:
         self.offline.append(OfflineFolder(readable_path(path), reason, photos_kept))
@@ -267,7 +289,8 @@ class ScanJob:
     def _write(self, conn, result: ScanResult, errors: list[str], retry: list[DiskPhoto]):
         if isinstance(result, Analysed):
             a = result.analysis
-            return scan_writes.save_analysis(conn, self.folder_of[a.path], a)
+            keep_decided = a.path in self.redetecting
+            return scan_writes.save_analysis(conn, self.folder_of[a.path], a, keep_decided)
         if isinstance(result, Failed):
             errors.append(f"{readable_path(result.path)}: {result.reason}")
             return scan_writes.save_failure(

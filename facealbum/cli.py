@@ -17,6 +17,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from facealbum import config
+
 if TYPE_CHECKING:
     from facealbum.album import Album
     from facealbum.album_types import ScanProgress
@@ -34,6 +36,10 @@ def readable_path(path: str) -> str:
 
 class CommandError(Exception):
     """The command failed for a reason the user can act on (one line, no traceback)."""
+
+
+def _detector_option(parser: argparse.ArgumentParser, help: str) -> None:
+    parser.add_argument("--detector", choices=list(config.DETECTORS), default=None, help=help)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,12 +70,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="remove photos that are gone even when they are most of a folder, or their "
         "folder is empty (without it such removals wait: an unplugged drive looks the same)",
     )
+    _detector_option(scan, "the face detector of this library from now on")
     scan.set_defaults(handler=cmd_scan)
+
+    again = sub.add_parser(
+        "redetect",
+        parents=[json_flag],
+        help="find the faces of the library's photos again with another detector, keeping "
+        "every name, confirmation and rejection",
+    )
+    again.add_argument("paths", nargs="*", metavar="PATH", help="library folders (default: all)")
+    _detector_option(again, f"the detector to use (default: {config.DEFAULT_DETECTOR})")
+    again.set_defaults(handler=cmd_redetect)
 
     search = sub.add_parser("search", parents=[json_flag], help="find the people of a photo")
     search.add_argument("image", metavar="IMAGE")
     search.add_argument("--top", type=int, default=10, metavar="K")
     search.add_argument("--tolerance", type=float, default=None, metavar="T")
+    _detector_option(search, "the face detector for this photo (default: the library's)")
     search.set_defaults(handler=cmd_search)
 
     similar = sub.add_parser("similar", parents=[json_flag], help="photos of a library face")
@@ -183,8 +201,30 @@ def cmd_scan(album: Album, args: argparse.Namespace) -> int:
         roots.append(real)
     if not roots:
         return 1
+    if args.detector and args.detector != album.settings.detector:
+        album.update_settings(dataclasses.replace(album.settings, detector=args.detector))
+        _fail(
+            f"the library finds faces with {args.detector} from now on; photos scanned "
+            f"before keep theirs until `{PROG} redetect`"
+        )
     final = _scan_with_feedback(album, roots, args.json, args.prune)
-    if args.json:
+    return _scan_summary(final, args.json, failed)
+
+
+def cmd_redetect(album: Album, args: argparse.Namespace) -> int:
+    roots = [Path(p).expanduser().absolute() for p in args.paths] or None
+    detector = args.detector or config.DEFAULT_DETECTOR
+    final = _scan_with_feedback(
+        album,
+        roots,
+        args.json,
+        run=lambda **kw: album.find_faces_again(roots, detector=detector, **kw),
+    )
+    return _scan_summary(final, args.json, failed=False)
+
+
+def _scan_summary(final: ScanProgress, as_json: bool, failed: bool) -> int:
+    if as_json:
         _print_json(_progress_dict(final))
     else:
         print(
@@ -210,7 +250,11 @@ def _report_kept(final: ScanProgress) -> None:
 
 
 def _scan_with_feedback(
-    album: Album, roots: list[Path], as_json: bool, prune: bool = False
+    album: Album,
+    roots: list[Path] | None,
+    as_json: bool,
+    prune: bool = False,
+    run: Callable[..., ScanProgress] | None = None,
 ) -> ScanProgress:
     """Scan with a progress bar on a terminal; bad files get one line each on stderr.
     The first Ctrl-C cancels the scan cleanly (committed work is kept)."""
@@ -242,6 +286,8 @@ def _scan_with_feedback(
 
     previous = _install_cancel_on_sigint(cancel)
     try:
+        if run is not None:
+            return run(progress=report, cancel=cancel)
         return album.scan(roots, progress=report, cancel=cancel, prune=prune)
     finally:
         if previous is not None:
@@ -302,6 +348,8 @@ def cmd_search(album: Album, args: argparse.Namespace) -> int:
 
     if not Path(args.image).is_file():
         raise CommandError(f"{args.image}: no such file")
+    if args.detector:  # for this search only
+        album.settings = dataclasses.replace(album.settings, detector=args.detector)
     try:
         results = album.search_image(args.image, top=args.top, tolerance=args.tolerance)
     except ImageLoadError as e:

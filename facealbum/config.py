@@ -43,6 +43,17 @@ def user_config_dir() -> Path:
     return Path(_dirs.user_config_dir)
 
 
+# The face detectors a library can use, each with the label the settings show.
+DETECTORS = {
+    "yunet": "YuNet: finds small and turned faces (recommended)",
+    "hog": "HOG: dlib's detector of frontal faces",
+    "cnn": "CNN: dlib's slower detector (needs a GPU to be quick)",
+}
+DEFAULT_DETECTOR = "hog"
+# Faces narrower than this, in pixels of the full photo, are not looked at.
+DEFAULT_MIN_FACE_PX = 40
+
+
 def default_workers() -> int:
     return max(1, os.cpu_count() or 1)
 
@@ -58,10 +69,10 @@ class Settings:
     # Euclidean distance between dlib encodings under which two faces match
     # (face_recognition's default tolerance).
     tolerance: float = 0.6
-    # "hog" is fast on a CPU; "cnn" finds more profile and small faces, slowly.
-    detector: str = "hog"
-    # Faces narrower than this, in pixels of the full photo, are ignored.
-    min_face_px: int = 40
+    # One of DETECTORS. A library keeps the detector it was made with until the user finds
+    # its faces again with another (faces of one detector are boxed alike).
+    detector: str = DEFAULT_DETECTOR
+    min_face_px: int = DEFAULT_MIN_FACE_PX
     # Scan worker processes; the encoder holds the GIL, so cores need processes.
     workers: int = 0  # 0 = one per core
     # Assign faces very close to a person's confirmed faces without asking.
@@ -72,7 +83,7 @@ class Settings:
 
     def validated(self) -> Settings:
         """A copy with every value clamped into its meaningful range."""
-        detector = self.detector if self.detector in ("hog", "cnn") else "hog"
+        detector = self.detector if self.detector in DETECTORS else DEFAULT_DETECTOR
         return replace(
             self,
             tolerance=min(max(float(self.tolerance), 0.1), 1.2),

@@ -188,7 +188,8 @@ def test_failure_is_recorded_with_its_reason(store: Store, folder: int):
         pid, _ = scan_writes.save_failure(conn, folder, "/photos/bad.jpg", 10, 1.0, "not an image")
     info = queries.photos(store.conn, [pid])[pid]
     assert (info.status, info.error) == ("error", "not an image")
-    assert queries.known_photos(store.conn, folder)["/photos/bad.jpg"] == (10, 1.0, None, "error")
+    known = queries.known_photos(store.conn, folder)["/photos/bad.jpg"]
+    assert known == (10, 1.0, None, "error", None)  # no detector: nothing was found in it
 
 
 def test_known_photos_under_a_subfolder_takes_only_that_subtree(store: Store, folder: int):

@@ -170,11 +170,12 @@ def _snapshot(conn: sqlite3.Connection) -> Iterator[None]:
 
 def known_photos(
     conn: sqlite3.Connection, folder_id: int, under: str | None = None
-) -> dict[str, tuple[int, float, str | None, str]]:
-    """path -> (size, mtime, fingerprint, status) of a folder's photos, optionally under a
-    sub-directory (a path prefix ending in the separator)."""
+) -> dict[str, tuple[int, float, str | None, str, str | None]]:
+    """path -> (size, mtime, fingerprint, status, detector) of a folder's photos, optionally
+    under a sub-directory (a path prefix ending in the separator)."""
     sql = (
-        "SELECT path, size, mtime, fingerprint, status, path_bytes FROM photos WHERE folder_id = ?"
+        "SELECT path, size, mtime, fingerprint, status, detector, path_bytes FROM photos"
+        " WHERE folder_id = ?"
     )
     args: list = [folder_id]
     if under:
@@ -182,7 +183,7 @@ def known_photos(
         # Range on the UNIQUE path index instead of LIKE, which would treat _ and % as wildcards.
         sql += " AND path >= ? AND path < ?"
         args += [under, under[:-1] + chr(ord(under[-1]) + 1)]
-    return {from_db(r[0], r[5]): (r[1], r[2], r[3], r[4]) for r in conn.execute(sql, args)}
+    return {from_db(r[0], r[6]): r[1:6] for r in conn.execute(sql, args)}
 
 
 def vanished_fingerprints(conn: sqlite3.Connection) -> dict[str, str]:

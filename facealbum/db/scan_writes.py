@@ -75,9 +75,13 @@ def _insert_faces(conn: sqlite3.Connection, photo_id: int, faces: Iterable[Face]
     return changes
 
 
-def _replace_faces(conn: sqlite3.Connection, photo_id: int, faces: Iterable[Face]) -> FaceChanges:
-    """New faces for an edited photo. A new face matching an old one (same place, very
-    close encoding) takes over the old row, so its id, person, rejections survive."""
+def _replace_faces(
+    conn: sqlite3.Connection, photo_id: int, faces: Iterable[Face], keep_decided: bool = False
+) -> FaceChanges:
+    """New faces for an edited or re-analysed photo. A new face matching an old one (same
+    place, very close encoding) takes over the old row, so its id, person, rejections
+    survive. `keep_decided`: an old face with a person or a rejection that no new face
+    matches stays (the user's word outlives a detector that misses the face)."""
     old = conn.execute(
         "SELECT id, box_left, box_top, box_right, box_bottom, encoding FROM faces"
         " WHERE photo_id = ?",
@@ -98,6 +102,9 @@ def _replace_faces(conn: sqlite3.Connection, photo_id: int, faces: Iterable[Face
             kept[i] = face_id
     changes = FaceChanges()
     gone = [fid for fid in old_boxes if fid not in kept.values()]
+    if keep_decided:
+        decided = _decided_faces(conn, gone)
+        gone = [fid for fid in gone if fid not in decided]
     for fid in gone:
         conn.execute("DELETE FROM faces WHERE id = ?", (fid,))
     changes.removed_ids += gone
@@ -116,16 +123,18 @@ def _replace_faces(conn: sqlite3.Connection, photo_id: int, faces: Iterable[Face
 
 
 def save_analysis(
-    conn: sqlite3.Connection, folder_id: int, a: PhotoAnalysis
+    conn: sqlite3.Connection, folder_id: int, a: PhotoAnalysis, keep_decided: bool = False
 ) -> tuple[int, FaceChanges]:
-    """Insert a new photo or refresh a changed one, with its faces."""
+    """Insert a new photo or refresh a changed one, with its faces. `keep_decided`: the
+    same photo analysed again (another detector): a face the user decided about that the
+    new analysis does not find is kept as it is."""
     row = conn.execute("SELECT id FROM photos WHERE path = ?", (key(a.path),)).fetchone()
     values = (folder_id, a.size, a.mtime, a.fingerprint, a.width, a.height, a.taken_at)
     if row is None:
         cur = conn.execute(
             "INSERT INTO photos (folder_id, size, mtime, fingerprint, width, height, taken_at,"
-            " status, path, path_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, 'ok', ?, ?)",
-            (*values, *to_db(a.path)),
+            " detector, status, path, path_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'ok', ?, ?)",
+            (*values, a.detector, *to_db(a.path)),
         )
         photo_id = cur.lastrowid
         changes = _insert_faces(conn, photo_id, a.faces)
@@ -133,12 +142,30 @@ def save_analysis(
         photo_id = row[0]
         conn.execute(
             "UPDATE photos SET folder_id = ?, size = ?, mtime = ?, fingerprint = ?, width = ?,"
-            " height = ?, taken_at = ?, status = 'ok', error = NULL,"
+            " height = ?, taken_at = ?, detector = ?, status = 'ok', error = NULL,"
             " scanned_at = datetime('now') WHERE id = ?",
-            (*values, photo_id),
+            (*values, a.detector, photo_id),
         )
-        changes = _replace_faces(conn, photo_id, a.faces)
+        changes = _replace_faces(conn, photo_id, a.faces, keep_decided)
     return photo_id, changes
+
+
+def _decided_faces(conn: sqlite3.Connection, face_ids: list[int]) -> set[int]:
+    """Those of these faces the user (or an automatic assignment) gave a person or a "not
+    this person"."""
+    decided: set[int] = set()
+    for start in range(0, len(face_ids), _CHUNK):
+        part = face_ids[start : start + _CHUNK]
+        marks = ",".join("?" * len(part))
+        decided.update(
+            r[0]
+            for r in conn.execute(
+                f"SELECT id FROM faces WHERE id IN ({marks}) AND person_id IS NOT NULL"
+                f" UNION SELECT face_id FROM rejections WHERE face_id IN ({marks})",
+                (*part, *part),
+            )
+        )
+    return decided
 
 
 def save_failure(

@@ -172,11 +172,17 @@ _VANISHED_PHOTOS = (
     ) WITHOUT ROWID""",
 )
 
+# Which face detector found a photo's faces, so that finding faces again with another
+# one knows what is left to do and resumes after a kill. NULL: analysed before this was
+# recorded, when dlib's HOG was the only detector used.
+_PHOTO_DETECTOR = ("ALTER TABLE photos ADD COLUMN detector TEXT",)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial", _INITIAL),
     Migration(2, "people suggestions and xmp hints", _PEOPLE_SUGGESTIONS),
     Migration(3, "generation of each face's encoding", _ENCODING_GENERATION),
     Migration(4, "vanished photos and raw file names", _VANISHED_PHOTOS),
+    Migration(5, "the detector that found each photo's faces", _PHOTO_DETECTOR),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -14,6 +14,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from facealbum.config import DEFAULT_DETECTOR, DEFAULT_MIN_FACE_PX, DETECTORS
 from facealbum.engine import models
 from facealbum.engine.encoder import FaceEncoder
 from facealbum.engine.images import LoadedImage, fingerprint, load_image, read_photo_bytes
@@ -43,7 +44,29 @@ GREY = True
 CHIP_SIZE = 150  # dlib's encoder takes 150x150 aligned chips
 CHIP_PADDING = 0.25  # the padding dlib's compute_face_descriptor uses by default
 
-DETECTORS = ("hog", "cnn")
+# YuNet (engine/yunet.py) runs on a copy whose long side is at most YUNET_SIDE.
+YUNET_SIDE = 1280
+# A YuNet detection must score at least this to be a face at all.
+YUNET_MIN_SCORE = 0.6
+# dlib's 5-point shape predictor was trained on HOG's boxes: it gets a square of side
+# YUNET_RECT_SCALE x YuNet's larger box side, centred on YuNet's box moved down by
+# YUNET_RECT_SHIFT of that side.
+YUNET_RECT_SCALE = 1.0
+YUNET_RECT_SHIFT = 0.0
+
+
+def usable_detector(detector: str) -> tuple[str, str | None]:
+    """The detector to use for `detector`, and why it had to fall back (None when not):
+    a missing or damaged YuNet model falls back to HOG, which needs no file of ours."""
+    if detector != "yunet":
+        return detector, None
+    from facealbum.engine.yunet import DetectorUnavailable, check_model
+
+    try:
+        check_model()
+    except DetectorUnavailable as e:
+        return "hog", f"{e}; finding faces with HOG instead"
+    return detector, None
 
 
 class FaceEngine:
@@ -55,16 +78,18 @@ class FaceEngine:
 
     def __init__(
         self,
-        detector: str = "hog",
-        min_face_px: int = 40,
+        detector: str = DEFAULT_DETECTOR,
+        min_face_px: int = DEFAULT_MIN_FACE_PX,
         *,
-        detect_side: int = DETECT_SIDE,
+        detect_side: int | None = None,
         upsample: int = UPSAMPLE,
         grey: bool | None = None,
         dlib_encoder: bool = False,
     ) -> None:
         if detector not in DETECTORS:
             raise ValueError(f"detector must be one of {DETECTORS}, got {detector!r}")
+        if detect_side is None:
+            detect_side = YUNET_SIDE if detector == "yunet" else DETECT_SIDE
         if detect_side < 64 or upsample < 0:
             raise ValueError("detect_side must be at least 64 and upsample at least 0")
         self.detector = detector
@@ -149,12 +174,13 @@ class FaceEngine:
             height=image.height,
             taken_at=image.taken_at,
             faces=tuple(faces),
+            detector=self.detector,
         )
 
     def detect(self, rgb: np.ndarray, upsample: int | None = None) -> list[tuple[Any, float]]:
-        """(dlib.rectangle in ``rgb``'s pixels, score) of each face, before any filtering.
-
-        Runs on a copy reduced to ``detect_side`` when ``rgb`` is larger.
+        """(dlib.rectangle in ``rgb``'s pixels, score) of each face, before any filtering
+        by size. Runs on a copy reduced to ``detect_side`` when ``rgb`` is larger.
+        ``upsample`` is HOG's and CNN's: YuNet finds small faces without it.
         """
         import dlib
 
@@ -165,6 +191,8 @@ class FaceEngine:
         if shrink < 1.0:
             size = (max(1, round(width * shrink)), max(1, round(height * shrink)))
             small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+        if self.detector == "yunet":
+            return self._detect_yunet(small, 1.0 / shrink, width, height)
         detector = self._load_detector()
         if self.grey and self.detector == "hog":
             small = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
@@ -184,13 +212,41 @@ class FaceEngine:
                 out.append((dlib.rectangle(left, top, right, bottom), float(score)))
         return out
 
+    def _detect_yunet(
+        self, small: np.ndarray, grow: float, width: int, height: int
+    ) -> list[tuple[Any, float]]:
+        """YuNet's faces as the square rectangles dlib's shape predictor expects."""
+        import dlib
+
+        out = []
+        for found in self._load_detector().detect(small):
+            if found.score < YUNET_MIN_SCORE:
+                continue
+            left, top, w, h = found.box
+            side = YUNET_RECT_SCALE * max(w, h) * grow
+            cx = (left + w / 2) * grow
+            cy = (top + h / 2) * grow + YUNET_RECT_SHIFT * side
+            rect = dlib.rectangle(
+                max(0, round(cx - side / 2)),
+                max(0, round(cy - side / 2)),
+                min(width - 1, round(cx + side / 2) - 1),
+                min(height - 1, round(cy + side / 2) - 1),
+            )
+            if rect.right() > rect.left() and rect.bottom() > rect.top():
+                out.append((rect, found.score))
+        return out
+
     # -- models ------------------------------------------------------------------------
 
     def _load_detector(self) -> Any:
         if self._detector is None:
             import dlib
 
-            if self.detector == "cnn":
+            if self.detector == "yunet":
+                from facealbum.engine.yunet import YuNet
+
+                self._detector = YuNet()
+            elif self.detector == "cnn":
                 path = models.model_path(models.CNN_FACE_DETECTOR)
                 self._detector = dlib.cnn_face_detection_model_v1(str(path))
             else:

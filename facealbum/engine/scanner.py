@@ -41,6 +41,11 @@ class KnownPhoto:
     mtime: float
     fingerprint: str | None
     status: str  # "pending" means it was never analysed to the end
+    detector: str | None = None  # that found its faces; None: before it was recorded
+
+
+# Photos analysed before the library recorded the detector were all analysed with HOG.
+DETECTOR_BEFORE_RECORDED = "hog"
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,8 @@ class ScanPlan:
     kept_unread: list[str] = field(default_factory=list)
     # Known paths that seem gone but are too many to remove without the user's yes.
     held_back: list[str] = field(default_factory=list)
+    # Unchanged photos in to_analyse because their faces were found by another detector.
+    redetect: list[str] = field(default_factory=list)
 
 
 # A scan that would remove more than this share of the photos it walked past (and at least
@@ -176,6 +183,7 @@ def plan_scan(
     known: Mapping[str, KnownPhoto],
     unread: Sequence[UnreadFolder] = (),
     prune: bool = False,
+    detector: str | None = None,
 ) -> ScanPlan:
     """Compare the disk with the library.
 
@@ -184,9 +192,11 @@ def plan_scan(
     its file is unchanged. A known photo counts as removed only with evidence: its
     folder was read and the file is not there. Under a folder that could not be read it
     is kept; under a bare folder, and when removals are a large share of `known`, it is
-    held back unless `prune` (the user said those photos are gone).
+    held back unless `prune` (the user said those photos are gone). `detector`: find the
+    faces again, with this detector, of every photo whose faces another one found.
     """
     to_analyse: list[DiskPhoto] = []
+    redetect: list[str] = []
     on_disk: set[str] = set()
     unchanged = 0
     for photo in disk:
@@ -199,6 +209,13 @@ def plan_scan(
             or before.mtime != photo.mtime
         ):
             to_analyse.append(photo)
+        elif (
+            detector is not None
+            and before.status == "ok"
+            and (before.detector or DETECTOR_BEFORE_RECORDED) != detector
+        ):
+            to_analyse.append(photo)
+            redetect.append(photo.path)
         else:
             unchanged += 1
     removed: list[str] = []
@@ -219,7 +236,9 @@ def plan_scan(
     if not prune and len(removed) >= PRUNE_MIN_PHOTOS and len(removed) > PRUNE_SHARE * len(known):
         held += removed
         removed = []
-    return ScanPlan(to_analyse, removed, unchanged, kept_unread=kept, held_back=held)
+    return ScanPlan(
+        to_analyse, removed, unchanged, kept_unread=kept, held_back=held, redetect=redetect
+    )
 
 
 # -- results ----------------------------------------------------------------------------

@@ -66,6 +66,7 @@ class PhotoAnalysis:
     height: int
     taken_at: str | None  # ISO 8601 from EXIF DateTimeOriginal, when present
     faces: tuple[Face, ...]
+    detector: str | None = None  # which face detector found the faces (config.DETECTORS)
 
 
 @dataclass(frozen=True)

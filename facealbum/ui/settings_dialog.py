@@ -17,9 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from facealbum.config import Settings, default_workers
-
-DETECTORS = (("hog", "Fast (HOG)"), ("cnn", "Accurate (CNN, slow without a GPU)"))
+from facealbum.config import DETECTORS, Settings, default_workers
 
 
 class SettingsDialog(QDialog):
@@ -38,7 +36,7 @@ class SettingsDialog(QDialog):
         form.addRow("Match &tolerance:", self.tolerance)
 
         self.detector = QComboBox()
-        for key, label in DETECTORS:
+        for key, label in DETECTORS.items():
             self.detector.addItem(label, key)
         self.detector.setCurrentIndex(max(0, self.detector.findData(settings.detector)))
         form.addRow("Face &detector:", self.detector)
