@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 
 from facealbum.album_types import GroupInfo, PersonInfo, Suggestion
 from facealbum.db.queries import chunks, marks
+from facealbum.db.store import GENERATION_KEY
 from facealbum.engine.faceset import FaceTable
 from facealbum.engine.quality import is_groupable
 from facealbum.engine.types import ENCODING_DIM
@@ -136,6 +138,19 @@ def person_faces_in_photos(
             (person_id, *part),
         )
         out.update(dict(rows.fetchall()))
+    return out
+
+
+def people_in_photos(conn: sqlite3.Connection, photo_ids: Sequence[int]) -> set[tuple[int, int]]:
+    """(person id, photo id) of every person with a face in one of these photos."""
+    out: set[tuple[int, int]] = set()
+    for part in chunks(sorted(set(photo_ids))):
+        rows = conn.execute(
+            "SELECT DISTINCT person_id, photo_id FROM faces"
+            f" WHERE photo_id IN ({marks(len(part))}) AND person_id IS NOT NULL",
+            part,
+        )
+        out.update(rows.fetchall())
     return out
 
 
@@ -326,3 +341,75 @@ def groups_of(conn: sqlite3.Connection, face_ids: Sequence[int]) -> list[int]:
             )
         }
     return sorted(out)
+
+
+# -- snapshots for work planned outside the write transaction --------------------------------
+
+# Fingerprints add up terms below this prime: exact integers however large the library.
+_PRIME = 2_147_483_647
+
+
+def data_version(conn: sqlite3.Connection) -> int:
+    """SQLite's counter of commits made by other connections to the database."""
+    return conn.execute("PRAGMA data_version").fetchone()[0]
+
+
+@contextmanager
+def snapshot(conn: sqlite3.Connection) -> Iterator[int]:
+    """A read transaction: every query inside sees one state of the database, while other
+    connections go on writing. Yields data_version(conn) taken just before: if it is the
+    same later, nobody has committed since (a commit in between only makes it differ)."""
+    version = data_version(conn)
+    if conn.in_transaction:  # inside the caller's transaction: one state already
+        yield version
+        return
+    conn.execute("BEGIN")
+    try:
+        yield version
+    finally:
+        conn.execute("COMMIT")  # ends the read; there is nothing to write
+
+
+def people_state(conn: sqlite3.Connection, leave_out: Mapping[int, int] | None = None) -> tuple:
+    """A fingerprint of who has a person, and which of them the user gave; as if the faces
+    of `leave_out` (face -> person, assigned automatically) had none."""
+    count, pairs, by_user = conn.execute(
+        f"SELECT COUNT(*), IFNULL(SUM(id * person_id % {_PRIME}), 0),"
+        f" SUM(CASE WHEN assigned_by = 'user' THEN id % {_PRIME} END)"
+        " FROM faces WHERE person_id > 0"
+    ).fetchone()
+    leave_out = leave_out or {}
+    pairs -= sum(f * p % _PRIME for f, p in leave_out.items())
+    return count - len(leave_out), pairs, by_user
+
+
+def grouping_state(conn: sqlite3.Connection, with_groups: bool = True) -> tuple:
+    """A fingerprint of what grouping and suggestions read besides the encodings: which
+    faces exist (the generation every face insert or delete bumps), who has a person and
+    how, the rejections, and (with_groups) each face's group and the next group id. Two
+    equal fingerprints: a plan made at the first still holds at the second."""
+    generation = conn.execute("SELECT value FROM meta WHERE key = ?", (GENERATION_KEY,))
+    rejections = conn.execute(
+        f"SELECT COUNT(*), SUM((face_id * 65537 + person_id) % {_PRIME}) FROM rejections"
+    )
+    state = (generation.fetchone(), people_state(conn), rejections.fetchone())
+    if not with_groups:
+        return state
+    groups = conn.execute(
+        f"SELECT COUNT(*), SUM(id * group_id % {_PRIME}) FROM faces WHERE group_id > 0"
+    )
+    return (*state, groups.fetchone(), next_group_id(conn))
+
+
+def free_ungrouped(conn: sqlite3.Connection) -> list[int]:
+    """Faces with neither a person nor a candidate group, by id."""
+    rows = conn.execute(
+        "SELECT id FROM faces WHERE person_id IS NULL AND group_id IS NULL ORDER BY id"
+    )
+    return [r[0] for r in rows]
+
+
+def faces_after(conn: sqlite3.Connection, face_id: int) -> list[int]:
+    """Faces with a higher id than `face_id` (added later), by id."""
+    rows = conn.execute("SELECT id FROM faces WHERE id > ? ORDER BY id", (face_id,))
+    return [r[0] for r in rows]

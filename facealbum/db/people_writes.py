@@ -127,6 +127,33 @@ def set_groups(
     )
 
 
+def move_groups(
+    conn: sqlite3.Connection,
+    face_ids: Sequence[int],
+    planned_from: Sequence[int],
+    groups: Sequence[int],
+) -> None:
+    """Move unassigned faces from the group they were in when the move was planned (0 =
+    none) to `groups` (0 = none). A face that got a person, or another group, since then
+    keeps what it has now: a later decision is never overwritten by an older plan."""
+    add_groups(conn, groups)
+    conn.executemany(
+        "UPDATE faces SET group_id = ? WHERE id = ? AND person_id IS NULL AND group_id IS ?",
+        [
+            (int(g) or None, int(f), int(old) or None)
+            for f, old, g in zip(face_ids, planned_from, groups, strict=True)
+        ],
+    )
+
+
+def add_groups(conn: sqlite3.Connection, group_ids: Iterable[int]) -> None:
+    """Make these candidate groups (0 = none) unless they exist."""
+    conn.executemany(
+        "INSERT OR IGNORE INTO face_groups (id) VALUES (?)",
+        [(int(g),) for g in set(group_ids) - {0}],
+    )
+
+
 def add_rejections(
     conn: sqlite3.Connection, rec: UndoRecord | None, pairs: Iterable[tuple[int, int]]
 ) -> None:
