@@ -383,7 +383,7 @@ class Album(PeopleMixin):
         photos already done carry the new detector's name."""
         from facealbum.album_scan import ScanJob
 
-        detector = detector or config.DEFAULT_DETECTOR
+        detector = detector or config.RECOMMENDED_DETECTOR
         if detector not in config.DETECTORS:
             raise LibraryError(f"unknown face detector {detector!r}")
         if detector != self.settings.detector:

@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
         "every name, confirmation and rejection",
     )
     again.add_argument("paths", nargs="*", metavar="PATH", help="library folders (default: all)")
-    _detector_option(again, f"the detector to use (default: {config.DEFAULT_DETECTOR})")
+    _detector_option(again, f"the detector to use (default: {config.RECOMMENDED_DETECTOR})")
     again.set_defaults(handler=cmd_redetect)
 
     search = sub.add_parser("search", parents=[json_flag], help="find the people of a photo")
@@ -213,7 +213,7 @@ def cmd_scan(album: Album, args: argparse.Namespace) -> int:
 
 def cmd_redetect(album: Album, args: argparse.Namespace) -> int:
     roots = [Path(p).expanduser().absolute() for p in args.paths] or None
-    detector = args.detector or config.DEFAULT_DETECTOR
+    detector = args.detector or config.RECOMMENDED_DETECTOR
     final = _scan_with_feedback(
         album,
         roots,

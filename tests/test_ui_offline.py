@@ -87,3 +87,18 @@ def test_removing_most_of_a_folder_asks_first(qtbot, scanned, monkeypatch, tmp_p
 
     assert not result.held_back
     assert win.context.album.stats()["photos"] == 1
+
+
+def test_find_faces_again_asks_then_runs_with_progress(qtbot, scanned, tmp_path):
+    from facealbum.ui import library_tools
+
+    win, _photos = scanned
+    question = library_tools.find_faces_again(win.context, win)
+    assert "every photo again with YuNet" in question.text()
+    question.grab().save(str(tmp_path / "find_faces_again.png"))
+    start = question.defaultButton()
+
+    result = scan(qtbot, win, start.click)
+
+    assert result.phase == "done" and result.total == 4
+    assert win.context.album.settings.detector == "yunet"

@@ -53,3 +53,102 @@ def test_a_scan_with_a_damaged_model_says_so_and_finds_faces_with_hog(
         final = album.scan()
     assert final.faces_found == 2 and final.errors == 0
     assert len(final.notes) == 1 and "damaged" in final.notes[0]
+
+
+# -- finding faces ----------------------------------------------------------------------
+
+
+def _marked_faces(faces_dir: Path) -> dict[str, list[tuple[int, int, int, int]]]:
+    import csv
+
+    marked: dict[str, list[tuple[int, int, int, int]]] = {}
+    with open(faces_dir / "detection" / "boxes.csv", newline="") as f:
+        for row in csv.DictReader(f):
+            box = tuple(int(row[k]) for k in ("left", "top", "width", "height"))
+            marked.setdefault(row["file"], []).append(box)  # type: ignore[arg-type]
+    return marked
+
+
+def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    """Intersection over union of two (left, top, width, height) boxes."""
+    w = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    return w * h / (a[2] * a[3] + b[2] * b[3] - w * h)
+
+
+@pytest.mark.slow
+def test_yunet_finds_the_hand_marked_faces_and_no_dog_or_noise(faces_dir: Path):
+    from facealbum.engine.faces import FaceEngine
+
+    engine = FaceEngine("yunet", min_face_px=20)  # the smallest marked face is 37 px
+    found = total = 0
+    for name, boxes in _marked_faces(faces_dir).items():
+        analysis = engine.analyse_file(faces_dir / "detection" / name)
+        w, h = analysis.width, analysis.height
+        seen = [
+            (
+                f.box.left * w,
+                f.box.top * h,
+                (f.box.right - f.box.left) * w,
+                (f.box.bottom - f.box.top) * h,
+            )
+            for f in analysis.faces
+        ]
+        total += len(boxes)
+        found += sum(any(_overlap(box, s) >= 0.3 for s in seen) for box in boxes)
+    assert found / total >= 0.95
+    assert engine.analyse_file(faces_dir / "detection" / "dogs.jpg").faces == ()
+    assert engine.analyse_file(faces_dir / "no_faces" / "noise.jpg").faces == ()
+
+
+@pytest.mark.slow
+def test_faces_of_20_to_40_px_in_a_500_px_photo_are_found(faces_dir: Path, labels):
+    import numpy as np
+    from PIL import Image
+
+    from facealbum.engine.faces import FaceEngine
+
+    canvas = Image.new("RGB", (500, 375), (120, 130, 125))
+    portraits = [i.path for i in labels if i.faces == 1 and "people/" in i.path.as_posix()]
+    placed = []
+    for n, (side, path) in enumerate(zip((20, 26, 32, 40) * 2, portraits, strict=False)):
+        with Image.open(path) as im:
+            # A portrait's face is about half its width: scale so that it is `side` px.
+            im = im.convert("RGB")
+            scale = 2 * side / im.width
+            im = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))))
+        x, y = 20 + (n % 4) * 120, 40 + (n // 4) * 170
+        canvas.paste(im, (x, y))
+        placed.append((x, y, im.width, im.height))
+    faces = FaceEngine("yunet", min_face_px=12).find_faces_in_pixels(np.asarray(canvas))
+    centres = [
+        ((f.box.left + f.box.right) * 250, (f.box.top + f.box.bottom) * 187.5) for f in faces
+    ]
+    hits = sum(
+        any(x <= cx <= x + w and y <= cy <= y + h for cx, cy in centres) for x, y, w, h in placed
+    )
+    assert hits >= len(placed) - 1  # one turned or cropped portrait may be missed
+
+
+@pytest.mark.slow
+def test_encodings_through_yunet_stay_close_to_the_hog_based_ones(faces_dir: Path, labels):
+    import numpy as np
+
+    from facealbum.engine.faces import FaceEngine
+
+    yunet_engine, hog_engine = FaceEngine("yunet"), FaceEngine("hog")
+    distances = []
+    for item in labels:
+        if item.faces != 1 or "people/" not in item.path.as_posix():
+            continue
+        (hog_face,) = hog_engine.analyse_file(item.path).faces or (None,)
+        near = [
+            float(np.linalg.norm(f.encoding - hog_face.encoding))
+            for f in yunet_engine.analyse_file(item.path).faces
+            if hog_face is not None and f.box.iou(hog_face.box) >= 0.3
+        ]
+        if near:
+            distances.append(min(near))
+    assert len(distances) >= 30
+    # Measured by bench/yunet_study.py: median 0.054, 90th percentile 0.115.
+    assert np.median(distances) <= 0.08 and np.percentile(distances, 90) <= 0.16

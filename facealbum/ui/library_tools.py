@@ -1,4 +1,5 @@
-"""Tools menu actions on the whole library: regroup unnamed faces, write XMP sidecars."""
+"""Tools menu actions on the whole library: regroup unnamed faces, find faces again, write XMP
+sidecars."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QWidget
 
+from facealbum.config import DETECTORS, RECOMMENDED_DETECTOR
 from facealbum.ui.context import LibraryContext
 from facealbum.ui.style import plural
 
@@ -28,6 +30,40 @@ def regroup(context: LibraryContext, parent: QWidget) -> None:
         owner=parent,
         failure="Could not regroup",
     )
+
+
+def find_faces_again(context: LibraryContext, parent: QWidget) -> QMessageBox | None:
+    """Find every photo's faces again with the recommended detector, once the user says yes
+    in the question returned (window-modal, not blocking)."""
+    album = context.album
+    if album is None:
+        return None
+    if context.scan.is_running():
+        QMessageBox.information(parent, "Scan running", "Wait for the scan or cancel it first.")
+        return None
+    name, good_at = DETECTORS[RECOMMENDED_DETECTOR]
+    box = QMessageBox(
+        QMessageBox.Icon.Question,
+        "Find faces again",
+        f"Look for the faces of every photo again with {name}?",
+        parent=parent,
+    )
+    box.setInformativeText(
+        f"{name} {good_at}. Every name, confirmation and “not this person” is "
+        "kept, also for a face it does not find. It takes about as long as the first scan; "
+        "you can pause or cancel it and go on later."
+    )
+    start = box.addButton("Find faces again", QMessageBox.ButtonRole.AcceptRole)
+    box.addButton(QMessageBox.StandardButton.Cancel)
+    box.setDefaultButton(start)
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.buttonClicked.connect(
+        lambda button: (
+            button is start and context.scan.start(album, None, redetect_with=RECOMMENDED_DETECTOR)
+        )
+    )
+    box.open()
+    return box
 
 
 def export_xmp(context: LibraryContext, parent: QWidget) -> None:

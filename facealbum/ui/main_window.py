@@ -158,6 +158,12 @@ class MainWindow(QMainWindow):
             lambda: library_tools.regroup(self.context, self),
             tip="Group the unnamed faces again from scratch (named people stay as they are)",
         )
+        self._action(
+            tools,
+            "&Find faces again…",
+            lambda: library_tools.find_faces_again(self.context, self),
+            tip="Look for faces in every photo again with the best detector, keeping every name",
+        )
         self.export_action = self._action(
             tools,
             "&Write names to XMP sidecars…",

@@ -35,9 +35,16 @@ class ScanController(QObject):
     def is_paused(self) -> bool:
         return self._pause.is_set()
 
-    def start(self, album: Any, folders: list[Path] | None = None, prune: bool = False) -> bool:
+    def start(
+        self,
+        album: Any,
+        folders: list[Path] | None = None,
+        prune: bool = False,
+        redetect_with: str | None = None,
+    ) -> bool:
         """Begin scanning; False when a scan is already running. `prune`: the user said the
-        photos a scan finds gone are gone, even most of a folder."""
+        photos a scan finds gone are gone, even most of a folder. `redetect_with`: find the
+        faces of every photo again with this detector (Album.find_faces_again)."""
         if self._running:
             return False
         self._running = True
@@ -47,10 +54,13 @@ class ScanController(QObject):
         cancel, pause = self._cancel, self._pause
         self.started.emit()
         self.paused_changed.emit(False)
+        # progress.emit runs on the scanning thread; the signal queues it to the GUI.
+        feedback = {"progress": self.progress.emit, "cancel": cancel, "pause": pause}
         run_task(
-            # progress.emit runs on the scanning thread; the signal queues it to the GUI.
-            lambda: album.scan(
-                folders, progress=self.progress.emit, cancel=cancel, pause=pause, prune=prune
+            lambda: (
+                album.find_faces_again(folders, detector=redetect_with, **feedback)
+                if redetect_with
+                else album.scan(folders, prune=prune, **feedback)
             ),
             self._done,
             self._error,

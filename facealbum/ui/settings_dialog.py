@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from facealbum.config import DETECTORS, Settings, default_workers
+from facealbum.config import DETECTORS, RECOMMENDED_DETECTOR, Settings, default_workers
 
 
 class SettingsDialog(QDialog):
@@ -36,8 +36,9 @@ class SettingsDialog(QDialog):
         form.addRow("Match &tolerance:", self.tolerance)
 
         self.detector = QComboBox()
-        for key, label in DETECTORS.items():
-            self.detector.addItem(label, key)
+        for key, (name, good_at) in DETECTORS.items():
+            best = " (recommended)" if key == RECOMMENDED_DETECTOR else ""
+            self.detector.addItem(f"{name}: {good_at}{best}", key)
         self.detector.setCurrentIndex(max(0, self.detector.findData(settings.detector)))
         form.addRow("Face &detector:", self.detector)
 
@@ -58,7 +59,10 @@ class SettingsDialog(QDialog):
         self.auto_assign.setChecked(settings.auto_assign)
         form.addRow("", self.auto_assign)
 
-        note = QLabel("Detector and face size apply to photos scanned from now on.")
+        note = QLabel(
+            "Detector and face size apply to photos scanned from now on; "
+            "Tools ▸ Find faces again applies them to every photo."
+        )
         note.setProperty("role", "hint")
         note.setWordWrap(True)
         form.addRow(note)
