@@ -27,6 +27,7 @@ from facealbum.db.store import (
     os_failure,
     sqlite_failure,
 )
+from facealbum.files import sync_dir
 
 BACKUP_DIR_NAME = "backups"
 DAILY = "daily"
@@ -163,7 +164,7 @@ def _backup_from(source: sqlite3.Connection, db_path: Path, reason: str) -> Path
             _copy(source, temp)
             _check(temp)
             os.replace(temp, target)
-            _sync_dir(folder)
+            sync_dir(folder)
         finally:
             temp.unlink(missing_ok=True)
     except OSError as e:
@@ -196,20 +197,6 @@ def _failure(error: sqlite3.Error, db_path: Path, what: str) -> StoreError:
     if translated is not None:
         return translated
     return StoreDamaged(f"the library database {db_path} is damaged ({error}); {what}")
-
-
-def _sync_dir(folder: Path) -> None:
-    """Make a rename durable; not every platform can open a directory."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 # -- names and rotation -------------------------------------------------------------------
@@ -339,7 +326,7 @@ def _copy_to_new_file(backup: Path, db_path: Path) -> None:
         with closing(_open_read_only(backup)) as source:
             _copy(source, temp)
         os.replace(temp, db_path)
-        _sync_dir(db_path.parent)
+        sync_dir(db_path.parent)
     except OSError as e:
         raise os_failure(e, db_path.parent) from e
     except sqlite3.Error as e:

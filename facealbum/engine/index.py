@@ -34,9 +34,9 @@ from facealbum.engine.index_files import (
     load_ids,
     load_vectors,
     sync,
-    sync_dir,
 )
 from facealbum.engine.rwlock import ReadWriteLock
+from facealbum.files import sync_dir
 
 __all__ = ["EXACT_LIMIT", "META_NAME", "FaceIndex", "IndexCorrupt"]
 

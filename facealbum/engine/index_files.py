@@ -63,17 +63,3 @@ def describe_file(path: Path) -> dict[str, object]:
 def sync(f) -> None:
     f.flush()
     os.fsync(f.fileno())
-
-
-def sync_dir(directory: Path) -> None:
-    """Make the rename durable; not every platform can open a directory."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
