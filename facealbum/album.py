@@ -444,9 +444,11 @@ class Album(PeopleMixin):
 
     def _query_analyser(self) -> QueryAnalyser:
         """The analyser for query images, rebuilt when the detection settings changed."""
+        from facealbum.engine.faces import usable_detector
         from facealbum.engine.query import make_query_analyser
 
-        wanted = (self.settings.detector, self.settings.min_face_px)
+        # A missing or damaged YuNet model falls back to HOG, as a scan does.
+        wanted = (usable_detector(self.settings.detector)[0], self.settings.min_face_px)
         with self._query_lock:
             if self._closed:
                 raise LibraryError("the library is closed")

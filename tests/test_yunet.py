@@ -51,7 +51,9 @@ def test_a_scan_with_a_damaged_model_says_so_and_finds_faces_with_hog(
         album.update_settings(Settings(workers=1, detector="yunet"))
         album.add_folder(photos)
         final = album.scan()
+        searched = album.faces_in_image(photos / "obama_1.jpg")  # search falls back too
     assert final.faces_found == 2 and final.errors == 0
+    assert len(searched) == 1
     assert len(final.notes) == 1 and "damaged" in final.notes[0]
 
 

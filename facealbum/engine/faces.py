@@ -102,7 +102,7 @@ class FaceEngine:
         dlib_encoder: bool = False,
     ) -> None:
         if detector not in DETECTORS:
-            raise ValueError(f"detector must be one of {DETECTORS}, got {detector!r}")
+            raise ValueError(f"detector must be one of {tuple(DETECTORS)}, got {detector!r}")
         if detect_side is None:
             detect_side = YUNET_SIDE if detector == "yunet" else DETECT_SIDE
         if detect_side < 64 or upsample < 0:

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from facealbum.config import DEFAULT_DETECTOR, DEFAULT_MIN_FACE_PX
 from facealbum.engine.types import Face
 
 __all__ = [
@@ -114,7 +115,9 @@ class LocalQueryAnalyser:
     """Runs in the calling thread, with one FaceEngine per thread (dlib objects are never
     shared between threads)."""
 
-    def __init__(self, detector: str = "hog", min_face_px: int = 40) -> None:
+    def __init__(
+        self, detector: str = DEFAULT_DETECTOR, min_face_px: int = DEFAULT_MIN_FACE_PX
+    ) -> None:
         self._detector = detector
         self._min_face_px = int(min_face_px)
         self._per_thread = threading.local()
@@ -152,7 +155,9 @@ class ProcessQueryAnalyser:
     close() stops the helper, interrupting a request still running (it raises too).
     """
 
-    def __init__(self, detector: str = "hog", min_face_px: int = 40) -> None:
+    def __init__(
+        self, detector: str = DEFAULT_DETECTOR, min_face_px: int = DEFAULT_MIN_FACE_PX
+    ) -> None:
         from facealbum.engine.pool import ProcessPool
 
         setup = functools.partial(_query_setup, detector, int(min_face_px))
@@ -193,7 +198,10 @@ class ProcessQueryAnalyser:
 
 
 def make_query_analyser(
-    detector: str = "hog", min_face_px: int = 40, *, isolated: bool = False
+    detector: str = DEFAULT_DETECTOR,
+    min_face_px: int = DEFAULT_MIN_FACE_PX,
+    *,
+    isolated: bool = False,
 ) -> QueryAnalyser:
     """A ProcessQueryAnalyser when `isolated` (GUI), else a LocalQueryAnalyser (CLI)."""
     if isolated:

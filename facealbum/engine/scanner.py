@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from facealbum.config import DEFAULT_DETECTOR, DEFAULT_MIN_FACE_PX
 from facealbum.engine.images import PHOTO_EXTENSIONS
 from facealbum.engine.pool import ProcessPool, WorkerError, WorkerStartError
 from facealbum.engine.types import PhotoAnalysis
@@ -353,7 +354,12 @@ class ScanPool:
     runs. Workers = Settings.effective_workers().
     """
 
-    def __init__(self, workers: int, detector: str = "hog", min_face_px: int = 40) -> None:
+    def __init__(
+        self,
+        workers: int,
+        detector: str = DEFAULT_DETECTOR,
+        min_face_px: int = DEFAULT_MIN_FACE_PX,
+    ) -> None:
         setup = functools.partial(_photo_handler, detector, min_face_px)
         # Two photos per worker: one running, one waiting, so no worker idles between
         # photos while memory and cancel latency stay bounded.
