@@ -1345,8 +1345,8 @@ def recommendation(results: dict) -> dict:
             "cnn_dogs_max": max(cnn["dogs"], default=None),
             "cnn_cpu_ms": results["non_faces"]["cnn_cpu_ms"],
             "second_look_cpu_ms": results["non_faces"]["second_look_cpu_ms"],
-            # the share of faces the CNN is asked about: those the second look leaves below 0.9
-            "real_faces_below_0.9_at_" + RULE_SIDE: rules[RULE_SIDE]
+            # the CNN is asked only about faces the second look leaves below 0.9
+            "real_faces_at_or_above_0.9_at_" + RULE_SIDE: rules[RULE_SIDE]
             .get("yunet_on_chip >= 0.9", {})
             .get("real_kept"),
         }
