@@ -154,3 +154,19 @@ def test_encodings_through_yunet_stay_close_to_the_hog_based_ones(faces_dir: Pat
     assert len(distances) >= 30
     # Measured by bench/yunet_study.py: median 0.054, 90th percentile 0.115.
     assert np.median(distances) <= 0.08 and np.percentile(distances, 90) <= 0.16
+
+
+def test_a_verified_model_is_not_read_again_but_a_changed_one_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    model = tmp_path / yunet.MODEL_FILE.name
+    shutil.copy(yunet.MODEL_FILE, model)
+    assert yunet.check_model(model) == model
+    reads = []
+    real_read = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda p: reads.append(p) or real_read(p))
+    yunet.check_model(model)
+    assert reads == []  # each search asks: no re-hash while the file is unchanged
+    model.write_bytes(b"\0" * 10)
+    with pytest.raises(yunet.DetectorUnavailable, match="damaged"):
+        yunet.check_model(model)

@@ -32,11 +32,19 @@ class DetectorUnavailable(RuntimeError):
     """The YuNet model cannot be used; the message says why and what to do."""
 
 
+# (path, size, mtime) of model files already verified: every search asks which detector
+# to use, and re-reading and hashing the file each time would be wasted work.
+_verified: set[tuple[str, int, float]] = set()
+
+
 def check_model(path: Path | None = None) -> Path:
     """The model file (default MODEL_FILE), verified; raises DetectorUnavailable when it is
-    missing or damaged."""
+    missing or damaged. A file verified before is not read again while it is unchanged."""
     path = path or MODEL_FILE
     try:
+        st = path.stat()
+        if (str(path), st.st_size, st.st_mtime) in _verified:
+            return path
         data = path.read_bytes()
     except OSError as exc:
         raise DetectorUnavailable(
@@ -48,6 +56,7 @@ def check_model(path: Path | None = None) -> Path:
             f"the YuNet face detector model {path.name} is damaged (its checksum does not "
             "match); reinstall facealbum"
         )
+    _verified.add((str(path), st.st_size, st.st_mtime))
     return path
 
 
