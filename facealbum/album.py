@@ -31,6 +31,7 @@ from facealbum.db import backup as db_backup
 from facealbum.db import queries, scan_writes
 from facealbum.db.migrations import MigrationError
 from facealbum.db.store import Store, StoreBusy, StoreError, os_failure
+from facealbum.engine.scanner import DETECTOR_BEFORE_RECORDED
 from facealbum.engine.types import ENCODING_DIM, Face, Match
 
 if TYPE_CHECKING:
@@ -106,7 +107,7 @@ class Album(PeopleMixin):
             raise LibraryError(str(e)) from e
         except sqlite3.DatabaseError as e:
             raise LibraryError(f"{db_path} is not a usable library database: {e}") from e
-        settings = config.load_settings(directory)
+        settings = config.load_settings(directory, _defaults_for(store))
         album = cls(directory, store, settings, isolate_engine=isolate_engine)
         try:
             album._open_index()
@@ -548,3 +549,16 @@ def _real_dir(path: str | Path) -> Path:
     if not p.is_dir():
         raise LibraryError(f"{path} is not a folder")
     return p.resolve()
+
+
+def _defaults_for(store: Store) -> config.Settings:
+    """The settings a library gets for what its settings file does not say: a library whose
+    photos were analysed keeps the detector that found their faces (the default changed to
+    YuNet; HOG libraries move only when the user finds their faces again)."""
+    analysed, detector = queries.most_used_detector(store.conn)
+    if not analysed:
+        return config.Settings()
+    detector = detector or DETECTOR_BEFORE_RECORDED
+    if detector not in config.DETECTORS:
+        return config.Settings()
+    return config.Settings(detector=detector)

@@ -11,7 +11,7 @@ from library_builder import GROUP, OBAMA, OTHERS, build_folder
 
 from facealbum.album import Album
 from facealbum.album_types import ScanProgress
-from facealbum.config import Settings
+from facealbum.config import DEFAULT_MIN_FACE_PX, Settings
 
 pytestmark = pytest.mark.slow
 
@@ -87,3 +87,26 @@ def test_a_cancelled_redetection_resumes_where_it_stopped(hog_library: Album):
     ).fetchone()[0]
     second = album.find_faces_again(detector="yunet")
     assert second.phase == "done" and second.total == 6 - done
+
+
+def test_a_library_made_before_yunet_keeps_hog_until_its_faces_are_found_again(
+    hog_library: Album,
+):
+    # Libraries made before detectors were recorded have no detector in their settings
+    # file (or no settings file) and NULL detectors on their photos: they stay with HOG,
+    # so that new photos are boxed like the old ones.
+    directory = hog_library.directory
+    hog_library.store.conn.execute("UPDATE photos SET detector = NULL")
+    hog_library.close()
+    (directory / "settings.json").unlink()
+    with Album.open(directory) as album:
+        assert album.settings.detector == "hog"
+        assert album.find_faces_again().total == 6
+    with Album.open(directory) as album:  # the choice is now written down
+        assert album.settings.detector == "yunet"
+
+
+def test_a_new_library_finds_faces_with_yunet(tmp_path: Path):
+    with Album.open(tmp_path / "library") as album:
+        assert album.settings.detector == "yunet"
+        assert album.settings.min_face_px == DEFAULT_MIN_FACE_PX == 16

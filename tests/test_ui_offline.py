@@ -4,6 +4,7 @@ a folder waits for the user's answer."""
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -20,12 +21,28 @@ pytestmark = pytest.mark.slow
 SCAN_TIMEOUT_MS = 240_000
 
 
-@pytest.fixture()
-def scanned(qtbot, tmp_path: Path, faces_dir: Path):
+def _scanned_window(qtbot, tmp_path: Path, faces_dir: Path, detector: str | None = None):
     photos = tmp_path / "drive"
     build_folder(faces_dir, photos, (OBAMA[0], *OTHERS))
     win = window_on_new_library(qtbot, tmp_path)
+    if detector is not None:
+        album = win.context.album
+        album.update_settings(replace(album.settings, detector=detector))
     scan(qtbot, win, lambda: win.handle_dropped([photos]))
+    return win, photos
+
+
+@pytest.fixture()
+def scanned(qtbot, tmp_path: Path, faces_dir: Path):
+    win, photos = _scanned_window(qtbot, tmp_path, faces_dir)
+    yield win, photos
+    win.close()
+
+
+@pytest.fixture()
+def scanned_with_hog(qtbot, tmp_path: Path, faces_dir: Path):
+    """A library as made before YuNet was the default."""
+    win, photos = _scanned_window(qtbot, tmp_path, faces_dir, detector="hog")
     yield win, photos
     win.close()
 
@@ -89,10 +106,10 @@ def test_removing_most_of_a_folder_asks_first(qtbot, scanned, monkeypatch, tmp_p
     assert win.context.album.stats()["photos"] == 1
 
 
-def test_find_faces_again_asks_then_runs_with_progress(qtbot, scanned, tmp_path):
+def test_find_faces_again_asks_then_runs_with_progress(qtbot, scanned_with_hog, tmp_path):
     from facealbum.ui import library_tools
 
-    win, _photos = scanned
+    win, _photos = scanned_with_hog
     question = library_tools.find_faces_again(win.context, win)
     assert "every photo again with YuNet" in question.text()
     question.grab().save(str(tmp_path / "find_faces_again.png"))

@@ -186,6 +186,16 @@ def known_photos(
     return {from_db(r[0], r[6]): r[1:6] for r in conn.execute(sql, args)}
 
 
+def most_used_detector(conn: sqlite3.Connection) -> tuple[bool, str | None]:
+    """(whether the library has analysed photos, the detector recorded for most of them);
+    None is the detector of photos analysed before detectors were recorded."""
+    row = conn.execute(
+        "SELECT detector FROM photos WHERE status = 'ok'"
+        " GROUP BY detector ORDER BY COUNT(*) DESC LIMIT 1"
+    ).fetchone()
+    return (row is not None, row[0] if row else None)
+
+
 def vanished_fingerprints(conn: sqlite3.Connection) -> dict[str, str]:
     """fingerprint -> former path of every photo kept as vanished."""
     return dict(conn.execute("SELECT fingerprint, path FROM vanished_photos ORDER BY id"))

@@ -44,26 +44,40 @@ GREY = True
 CHIP_SIZE = 150  # dlib's encoder takes 150x150 aligned chips
 CHIP_PADDING = 0.25  # the padding dlib's compute_face_descriptor uses by default
 
-# YuNet (engine/yunet.py) runs on the same 1000 px decode as HOG (photos smaller than
-# that at their own size). Measured by bench/yunet_study.py (bench/results/
+# YuNet's faces are aligned and encoded from the same 1000 px decode as HOG's (photos
+# smaller than that at their own size). Measured by bench/yunet_study.py (bench/results/
 # yunet_study.json), recall / CPU ms of detection per photo, HOG 1000/u1 grey in the same
 # run: the hand-marked faces of faces/detection (37-90 px) 18/18 in 19 ms (HOG 18/18, 75);
 # faces of 20-40 px composed on 500 px photos 1.00 (HOG 0.63); the labelled photos 0.98
-# (HOG 0.98); 12 MP photos with faces of 20-880 px 0.54 in 84 ms (HOG 0.26 in 292). At
-# 1280 px the 12 MP recall is 0.65 but the cost 1.6x and false detections appear; the
-# faces it adds are under ~80 px of a 4000 px photo, too small to name anyone by.
+# (HOG 0.98); 12 MP photos with faces of 20-880 px 0.54 in 84 ms (HOG 0.26 in 292).
 YUNET_SIDE = 1000
+# ...but YuNet itself looks at a copy of at most 640 px: its cost follows the pixels (77 ms
+# at 1000 px, 28 at 640), and it finds faces from about 12 px of what it is given, so of a
+# 12 MP photo it still sees every face of about 70 px and more, which is about 18 px in
+# the 1000 px copy the encoder works from, little more than a face's encoding can name
+# anyone by. bench/detection.py, 640 against 1000 px on every set (hand-marked, groups,
+# people, faces of 20-40 px on 500 px photos, 12 MP photos with faces of 40-800 px): the
+# same faces found, none false; 0.82x the CPU of a whole 12 MP photo's analysis.
+# (The study's 12 MP crowds: 30 of 37 faces of 60-100 px at 640, 35 at 1000.)
+YUNET_INPUT_SIDE = 640
 # A YuNet detection must score at least this to be looked at again: every real face of
 # the development sets scored above 0.50 (1,745 detections at every input size); the
 # dogs of faces/detection/dogs.jpg score up to 0.91, so the score alone cannot say.
 YUNET_MIN_SCORE = 0.5
 # The second look: YuNet asked again about the detection turned upright by dlib's
-# landmarks, in a small chip with the face a third of it (3 ms a face). Every real face
-# scored at least 0.816 there (0.897 for faces big and sharp enough to group), every dog
-# detection at most 0.760.
-SECOND_LOOK_SIZE = 128
+# landmarks, in small chips with the face a third of each (3 ms a chip). One chip was not
+# enough: the dogs of faces/detection/dogs.jpg, resampled to 61 sizes and 2 qualities,
+# scored up to 0.835 at 128 px, while at 112 px they stayed under 0.65 and at both under
+# 0.51. Every real face of the labelled, group and detection photos scored at least 0.83
+# at both sizes (the study's 1,745 real detections: at least 0.816 at 128 px).
+SECOND_LOOK_SIZES = (112, 128)
 SECOND_LOOK_PADDING = 1.0
 SECOND_LOOK_MIN_SCORE = 0.8
+# ...and the face seen there must be the one looked at: with this padding the chip shows
+# the surroundings too, so a box on a chest passed on the real face above it (adams_1.jpg).
+# Real faces sat within 0.35 face widths of the chip's centre (83 detections of the
+# labelled, group and detection photos); that false one at 0.86.
+SECOND_LOOK_MAX_OFFSET = 0.5
 # dlib's 5-point shape predictor was trained on HOG's boxes: it gets HOG's box as YuNet's
 # predicts it, a square of side YUNET_RECT_SCALE x YuNet's box width, centred
 # YUNET_RECT_SHIFT of that side below YuNet's centre. On 86 faces both detectors found, the
@@ -102,6 +116,7 @@ class FaceEngine:
         min_face_px: int = DEFAULT_MIN_FACE_PX,
         *,
         detect_side: int | None = None,
+        input_side: int | None = None,
         upsample: int = UPSAMPLE,
         grey: bool | None = None,
         dlib_encoder: bool = False,
@@ -115,6 +130,11 @@ class FaceEngine:
         self.detector = detector
         self.min_face_px = int(min_face_px)
         self.detect_side = int(detect_side)
+        # The long side the detector itself looks at, at most (the faces are aligned and
+        # encoded from the detect_side copy).
+        if input_side is None:
+            input_side = YUNET_INPUT_SIDE if detector == "yunet" else self.detect_side
+        self.input_side = min(int(input_side), self.detect_side)
         self.upsample = int(upsample)
         if grey is None:  # grey was measured as good as colour at the default setting only
             grey = GREY and (self.detect_side, self.upsample) == (DETECT_SIDE, UPSAMPLE)
@@ -148,24 +168,11 @@ class FaceEngine:
         """
         rgb = _as_rgb(pixels)
         height, width = rgb.shape[:2]
-        full_width = full_width or width
-        full_height = full_height or height
-        to_full = full_width / width  # full-resolution pixels per pixel of `rgb`
-        upsample = self.upsample if upsample is None else max(0, int(upsample))
-        found = []
-        for rect, score in self.detect(rgb, upsample):
-            if rect.width() * to_full < self.min_face_px:
-                continue
-            found.append((rect, score))
-        if not found:
+        to_full = (full_width or width) / width  # full-resolution pixels per pixel of `rgb`
+        located = self._located(rgb, to_full, upsample)
+        if not located:
             return []
-        shapes = self._shapes(rgb, [rect for rect, _ in found])
-        if self.detector == "yunet":
-            kept = [i for i, shape in enumerate(shapes) if self._looks_like_a_face(rgb, shape)]
-            found, shapes = [found[i] for i in kept], [shapes[i] for i in kept]
-            if not found:
-                return []
-        chips = self._aligned_chips(rgb, shapes)
+        chips = self._aligned_chips(rgb, [shape for _, _, shape in located])
         encodings = self._encode(chips)
         return [
             Face(
@@ -175,8 +182,39 @@ class FaceEngine:
                 sharpness=_sharpness(chip),
                 encoding=encoding,
             )
-            for (rect, score), chip, encoding in zip(found, chips, encodings, strict=True)
+            for (rect, score, _), chip, encoding in zip(located, chips, encodings, strict=True)
         ]
+
+    def locate_faces(
+        self, pixels: np.ndarray, *, upsample: int | None = None
+    ) -> list[tuple[Box, float]]:
+        """(box, score) of the faces find_faces_in_pixels() would encode, without encoding
+        them (a fraction of the cost): the same size limit and, for YuNet, the same second
+        look."""
+        rgb = _as_rgb(pixels)
+        height, width = rgb.shape[:2]
+        return [
+            (_normalised(rect, width, height), float(score))
+            for rect, score, _ in self._located(rgb, 1.0, upsample)
+        ]
+
+    def _located(
+        self, rgb: np.ndarray, to_full: float, upsample: int | None
+    ) -> list[tuple[Any, float, Any]]:
+        """(rectangle, score, dlib landmarks) of each face large enough to keep."""
+        upsample = self.upsample if upsample is None else max(0, int(upsample))
+        found = [
+            (rect, score)
+            for rect, score in self.detect(rgb, upsample)
+            if rect.width() * to_full >= self.min_face_px
+        ]
+        if not found:
+            return []
+        shapes = self._shapes(rgb, [rect for rect, _ in found])
+        located = [(rect, score, shape) for (rect, score), shape in zip(found, shapes, strict=True)]
+        if self.detector == "yunet":
+            located = [face for face in located if self._looks_like_a_face(rgb, face[2])]
+        return located
 
     def analyse_file(self, path: str | Path, data: bytes | None = None) -> PhotoAnalysis:
         """Everything the library stores about one photo; raises ImageLoadError if unreadable.
@@ -212,7 +250,7 @@ class FaceEngine:
 
         upsample = self.upsample if upsample is None else upsample
         height, width = rgb.shape[:2]
-        shrink = min(1.0, self.detect_side / max(width, height))
+        shrink = min(1.0, self.input_side / max(width, height))
         small = rgb
         if shrink < 1.0:
             size = (max(1, round(width * shrink)), max(1, round(height * shrink)))
@@ -305,13 +343,27 @@ class FaceEngine:
         ]
 
     def _looks_like_a_face(self, rgb: np.ndarray, shape: Any) -> bool:
-        """YuNet's second look at a detection, turned upright by dlib's landmarks."""
+        """YuNet's second look at a detection, turned upright by dlib's landmarks: a face
+        at the centre of every chip size."""
+        return all(self._second_look(rgb, shape, size) for size in SECOND_LOOK_SIZES)
+
+    def _second_look(self, rgb: np.ndarray, shape: Any, size: int) -> bool:
         import dlib
 
-        chip = dlib.get_face_chip(rgb, shape, size=SECOND_LOOK_SIZE, padding=SECOND_LOOK_PADDING)
-        return max((d.score for d in self._load_detector().detect(chip)), default=0.0) >= (
-            SECOND_LOOK_MIN_SCORE
-        )
+        chip = dlib.get_face_chip(rgb, shape, size=size, padding=SECOND_LOOK_PADDING)
+        face_side = size / (1 + 2 * SECOND_LOOK_PADDING)
+        centre = size / 2
+
+        def off_centre(box: tuple[float, float, float, float]) -> float:
+            left, top, width, height = box
+            return max(abs(left + width / 2 - centre), abs(top + height / 2 - centre))
+
+        scores = [
+            d.score
+            for d in self._load_detector().detect(chip)
+            if off_centre(d.box) <= SECOND_LOOK_MAX_OFFSET * face_side
+        ]
+        return max(scores, default=0.0) >= SECOND_LOOK_MIN_SCORE
 
     def _encode(self, chips: list[np.ndarray]) -> list[np.ndarray]:
         _, encoder = self._load_encoder()

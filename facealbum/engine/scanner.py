@@ -302,6 +302,8 @@ __all__ = [
 
 def _photo_handler(detector: str, min_face_px: int) -> Callable[[DiskPhoto, object], ScanResult]:
     """Runs once in each worker process: builds its own FaceEngine (models load lazily)."""
+    import cv2
+
     from facealbum.engine import models
     from facealbum.engine.faces import FaceEngine
 
@@ -311,6 +313,9 @@ def _photo_handler(detector: str, min_face_px: int) -> Callable[[DiskPhoto, obje
         needed.append(models.CNN_FACE_DETECTOR)
     for name in needed:
         models.model_path(name)
+    # A scan runs one worker per core: OpenCV's own threads (YuNet, resizing) would only
+    # contend with the other workers, and cost YuNet 1.4x the CPU for the same photo.
+    cv2.setNumThreads(1)
     engine = FaceEngine(detector=detector, min_face_px=min_face_px)
 
     def handle(photo: DiskPhoto, moved_candidates: object) -> ScanResult:

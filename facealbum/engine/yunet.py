@@ -93,7 +93,7 @@ class YuNet:
     def detect(self, rgb: np.ndarray) -> list[Detection]:
         """Faces of an (H, W, 3) RGB uint8 image, at the image's own size."""
         height, width = rgb.shape[:2]
-        bgr = np.ascontiguousarray(rgb[:, :, ::-1])
+        bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)  # several times quicker than a slice copy
         _, rows = self._detector(width, height).detect(bgr)
         if rows is None:
             return []
