@@ -12,8 +12,10 @@ Three threads and one process, each dropping stale work instead of queueing it:
   now and then look at the whole frame at reduced resolution for faces to start
   tracking (with nothing tracked, whoever is found there is encoded at once).
 
-dlib keeps the GIL while it detects and encodes (~100 ms per face), which would stall
-the display thread, so it runs in a child process; OpenCV releases the GIL.
+The analyser finds faces with YuNet (HOG when YuNet's model is missing or damaged) and
+encodes them with dlib's landmarks and encoder. Much of that keeps the GIL (dlib's HOG
+and landmarks, the encoder's Python between its matrix products), which would stall the
+display thread, so it runs in a child process; OpenCV, YuNet included, releases the GIL.
 """
 
 from facealbum.engine.live.analyser import (

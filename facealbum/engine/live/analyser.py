@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol
 
 import cv2
 import numpy as np
 
+from facealbum.config import DEFAULT_DETECTOR, DEFAULT_MIN_FACE_PX
 from facealbum.engine.types import Box
 
-# Tracked faces are encoded from a crop scaled to this width: HOG finds them there
-# without upsampling, which costs a few ms instead of ~50 for a whole 480 px frame.
+# Tracked faces are encoded from a crop scaled so the face is this wide. The encoding
+# hardly depends on it (on the clip's performer, median distance to his photo 0.50-0.52
+# for faces scaled to 50-150 px, with YuNet and HOG alike); at 110 px HOG finds the face
+# without upsampling (it sees faces from 80 px), and YuNet looks at the 220 px crop in
+# about 8 ms of CPU.
 CROP_FACE_PX = 110
 
 
@@ -26,7 +30,10 @@ class Request:
 
     small: np.ndarray | None  # the reduced frame to find faces in; None = not this round
     encode_small: bool  # ...and encode whoever is found there
-    upsample: int  # for the reduced frame: 1 finds faces from 40 px, 0 from 80 px
+    # ...looking for small faces too (someone far away). HOG sees faces from 80 px and
+    # must upsample, at 4x the cost, to see them from 40 px; YuNet sees faces from about
+    # 20 px in the image it is given, without upsampling, whatever this says.
+    small_faces: bool
     crops: tuple[np.ndarray, ...] = ()  # tracked faces to encode, see face_crop()
 
 
@@ -34,6 +41,9 @@ class Request:
 class Reply:
     found: Found  # faces in the reduced frame
     crops: tuple[tuple[Box, np.ndarray] | None, ...]  # the central face of each crop
+    # Why the analyser does not work as asked, for the user: e.g. YuNet's model is
+    # damaged and HOG finds the faces instead. None when all is well.
+    problem: str | None = None
 
 
 class Analyser(Protocol):
@@ -45,41 +55,39 @@ class Analyser(Protocol):
 class _FaceAnalysis:
     """The analyser's work; lives in one process and owns its FaceEngine there."""
 
-    def __init__(self) -> None:
-        from facealbum.engine.faces import FaceEngine  # models load on first use
+    def __init__(self, detector: str = DEFAULT_DETECTOR) -> None:
+        from facealbum.engine.faces import FaceEngine, usable_detector  # models load on first use
 
-        self._engine = FaceEngine(detector="hog", min_face_px=20)
+        detector, self._problem = usable_detector(detector)
+        # Faces narrower than a photo's minimum, in pixels of the reduced frame, are
+        # neither tracked nor encoded: YuNet's smaller detections are mostly texture.
+        self._engine = FaceEngine(detector=detector, min_face_px=DEFAULT_MIN_FACE_PX)
+        self.detector = detector
 
     def __call__(self, request: Request, _context: object = None) -> Reply:
         found: Found = []
-        if request.small is not None and request.encode_small:
-            faces = self._engine.find_faces_in_pixels(request.small, upsample=request.upsample)
-            found = [(f.box, f.encoding) for f in faces]
-        elif request.small is not None:
-            found = self._detect(request.small, request.upsample)
-        return Reply(found, tuple(self._central_face(c) for c in request.crops))
+        if request.small is not None:
+            upsample = 1 if request.small_faces else 0  # HOG's; YuNet does without
+            if request.encode_small:
+                faces = self._engine.find_faces_in_pixels(request.small, upsample=upsample)
+                found = [(f.box, f.encoding) for f in faces]
+            else:
+                found = [(box, None) for box in self._locate(request.small, upsample)]
+        crops = tuple(self._central_face(c) for c in request.crops)
+        return Reply(found, crops, self._problem)
 
-    def _detect(self, rgb: np.ndarray, upsample: int) -> Found:
-        # Detection alone costs a fraction of an encoding: it fills the rounds between.
-        h, w = rgb.shape[:2]
-        return [
-            (
-                Box(
-                    max(0, r.left()) / w,
-                    max(0, r.top()) / h,
-                    min(w, r.right()) / w,
-                    min(h, r.bottom()) / h,
-                ),
-                None,
-            )
-            for r, _score in self._engine.detect(rgb, upsample)
-        ]
+    def _locate(self, rgb: np.ndarray, upsample: int) -> list[Box]:
+        """The faces find_faces_in_pixels() would encode, without encoding them: a
+        fraction of the cost, for the rounds that only look for newcomers. YuNet's second
+        look included, or hands and blurred backgrounds (it scores them 0.5-0.8 on the
+        clip) would become tracked faces."""
+        return [box for box, _score in self._engine.locate_faces(rgb, upsample=upsample)]
 
     def _central_face(self, crop: np.ndarray) -> tuple[Box, np.ndarray] | None:
-        # The crop shows the face large enough for the detector without upsampling
-        # (several times cheaper); a face smaller than expected gets a second look.
+        # The crop shows the face at CROP_FACE_PX, large enough for HOG without upsampling
+        # (several times cheaper); for HOG, a face smaller than expected gets a second look.
         faces = self._engine.find_faces_in_pixels(crop, upsample=0)
-        if not faces:
+        if not faces and self.detector != "yunet":
             faces = self._engine.find_faces_in_pixels(crop, upsample=1)
         if not faces:
             return None
@@ -92,18 +100,19 @@ class _FaceAnalysis:
         return face.box, face.encoding
 
 
-def _analysis_setup() -> Callable[[Any, object], Any]:
-    return _FaceAnalysis()
-
-
 class ProcessAnalyser:
-    """Runs the analysis in a child process so dlib never holds this process's GIL."""
+    """Runs the analysis in a child process so dlib never holds this process's GIL.
 
-    def __init__(self) -> None:
+    detector: one of config.DETECTORS; YuNet falls back to HOG (saying why in every
+    Reply) when its model file is missing or damaged.
+    """
+
+    def __init__(self, detector: str = DEFAULT_DETECTOR) -> None:
         from facealbum.engine.pool import ProcessPool, WorkerError
 
         self._error_type = WorkerError
-        self._pool = ProcessPool(1, _analysis_setup, depth=1, name="facealbum-live")
+        setup = partial(_FaceAnalysis, detector)  # picklable: runs in the child
+        self._pool = ProcessPool(1, setup, depth=1, name="facealbum-live")
 
     def analyse(self, request: Request) -> Reply:
         for _task, result in self._pool.run([request]):
@@ -119,12 +128,13 @@ class ProcessAnalyser:
 class LocalAnalyser:
     """The same analysis in the calling thread (tests, benchmarks of the parts)."""
 
-    def __init__(self) -> None:
+    def __init__(self, detector: str = DEFAULT_DETECTOR) -> None:
+        self._detector = detector
         self._work: _FaceAnalysis | None = None
 
     def analyse(self, request: Request) -> Reply:
         if self._work is None:  # built on the calling thread: dlib objects stay on it
-            self._work = _FaceAnalysis()
+            self._work = _FaceAnalysis(self._detector)
         return self._work(request)
 
     def close(self) -> None:

@@ -25,11 +25,15 @@ from facealbum.engine.live.sources import FrameSource
 from facealbum.engine.live.tracker import FaceTracker, _iou
 from facealbum.engine.types import Box
 
-# Faces are looked for at this width: HOG costs grow with the pixel count.
+# The whole frame is looked at this wide; every detector's cost grows with its pixels.
+# CPU per look on the clip (bench/results/live.json): HOG sees faces from 40 px here when
+# it upsamples (56 ms) and from 80 px when not (14 ms); YuNet from about 20 px (21 ms).
+# At 640 px YuNet boxed no more of the clip's faces, shrunk or not, for 1.4x the cost.
 DETECT_WIDTH = 480
 # Optical flow runs at most this wide; faces of a webcam stay well textured.
 TRACK_WIDTH = 640
-# HOG finds faces from 80 px without upsampling; a margin for faces that shrink.
+# A tracked face this wide (in the reduced frame) is big: HOG finds it without upsampling
+# (from 80 px; the margin is for faces that shrink).
 BIG_FACE_PX = 100
 # Even while faces are being encoded, look at the whole frame this often for new ones.
 FULL_LOOK_S = 0.5
@@ -228,8 +232,8 @@ class LivePipeline:
         # same with or without encoding while nobody is there.
         small = resize_to_width(frame.rgb, self.cadence.detect_width) if look else None
         encode_small = match_fn is not None and not frame.faces
-        upsample = self._upsample(frame.faces, self.cadence.detect_width)
-        request = Request(small, encode_small, upsample, tuple(crop for crop, _ in crops))
+        small_faces = self._wants_small_faces(frame.faces, self.cadence.detect_width)
+        request = Request(small, encode_small, small_faces, tuple(crop for crop, _ in crops))
         reply = analyser.analyse(request)
         self._count_round(now, look, encode_small or bool(due))
         # Faces found in crops carry encodings; the same face found in the whole frame
@@ -256,7 +260,8 @@ class LivePipeline:
                 results = [(box, None) for box, _ in results]
             self.stats.matches += sum(m is not None for _, m in results)
             self._pending.append((frame.seq, results))
-        self.error = None
+        if not self._stop.is_set():  # a stopped picture's message stays
+            self.error = reply.problem  # e.g. YuNet's model is damaged: HOG finds the faces
 
     def _count_round(self, started: float, looked: bool, encoded: bool) -> None:
         spent = time.monotonic() - started
@@ -270,13 +275,11 @@ class LivePipeline:
             self.stats.detect_rounds += 1
             self.stats.detect_rounds_s += spent
 
-    def _upsample(self, faces: Sequence[LiveFace], width: int) -> int:
-        """0 while every tracked face is large (several times faster), else 1 to find small ones.
-
-        Every few rounds look closely anyway, for someone small joining in the back.
-        """
+    def _wants_small_faces(self, faces: Sequence[LiveFace], width: int) -> bool:
+        """Not while every tracked face is big (HOG then looks several times faster), except
+        every few rounds, for someone small joining in the back. YuNet always looks."""
         big = all((f.box.right - f.box.left) * width >= BIG_FACE_PX for f in faces)
-        return 0 if faces and big and self.stats.detections % 5 else 1
+        return not (faces and big and self.stats.detections % 5)
 
     def _due_faces(self, faces: Sequence[LiveFace], now: float) -> list[LiveFace]:
         c = self.cadence
