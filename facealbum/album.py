@@ -516,6 +516,8 @@ class Album(PeopleMixin):
             info = infos.get(face_id)
             if info is None or info.photo_id == exclude_photo or info.photo_id in best:
                 continue
+            if info.not_a_face:  # kept in the index (it holds every encoding), never a match
+                continue
             best[info.photo_id] = Match(face_id, info.photo_id, info.photo, dist, info.box)
         return sorted(best.values(), key=lambda m: m.distance)
 

@@ -230,9 +230,12 @@ class Grouping:
         and the setting allows."""
         faces = pq.face_table(conn, face_ids)
         faces = faces.subset(np.flatnonzero(~faces.assigned))
+        # A face marked not a face is suggested for nobody; any suggestion it had goes.
+        not_faces = pq.not_a_face_ids(conn, faces.face_ids.tolist())
+        faces = faces.subset(np.flatnonzero(~np.isin(faces.face_ids, not_faces)))
         free = faces.face_ids.tolist()
         if not free:
-            return SuggestionPlan()
+            return SuggestionPlan(not_faces)
         people = self.people(conn, {}) if people is None else people
         found = suggest_people(
             faces,
@@ -248,7 +251,7 @@ class Grouping:
         held = pq.people_in_photos(conn, list(set(photo_of.values())))
         found = [s for s in found if (s.person_id, photo_of[s.face_id]) not in held]
         rows = [(s.face_id, s.person_id, s.distance, s.confidence) for s in found if not s.auto]
-        return SuggestionPlan(free, rows, [s for s in found if s.auto])
+        return SuggestionPlan(free + not_faces, rows, [s for s in found if s.auto])
 
     def suggest(
         self,

@@ -8,7 +8,9 @@ Rules kept everywhere:
 - two faces of one photo are never one person (a user action that would break this is
   refused with a LibraryError, automatic steps skip the face);
 - a rejected (face, person) pair is never suggested or assigned automatically again; a
-  rejection against a merged person carries over to the person it was merged into.
+  rejection against a merged person carries over to the person it was merged into;
+- a face the user marked "not a face" has no person and no group, and is never suggested,
+  grouped or found by a search, until the user takes the mark back or names it.
 """
 
 from __future__ import annotations
@@ -91,6 +93,10 @@ class PeopleMixin:
     def photos_with(self, person_ids: Sequence[int]) -> list[int]:
         """Photos showing all of these people together."""
         return pq.photos_with(self._store.conn, person_ids)
+
+    def not_a_face_ids(self) -> list[int]:
+        """Every face the user marked "not a face", by id."""
+        return pq.not_a_face_ids(self._store.conn)
 
     def undo_description(self) -> str | None:
         entry = pw.last_undo(self._store.conn)
@@ -263,8 +269,11 @@ class PeopleMixin:
                     face_ids,
                 )
             }
-            # The user's word now overrides an earlier "not this person".
+            # The user's word now overrides an earlier "not this person" or "not a face".
             pw.drop_rejections(conn, rec, [(f, person_id) for f in face_ids])
+            unmarked = pq.not_a_face_ids(conn, face_ids)
+            if unmarked:
+                pw.set_not_a_face(conn, rec, unmarked, False)
             pw.set_person(conn, rec, face_ids, person_id, "user")
             grouping.refresh_around(conn, face_ids, rec)
             self._fix_cover(conn, rec, old)
@@ -351,6 +360,68 @@ class PeopleMixin:
                 if s.person_id is not None:
                     pw.add_rejections(conn, rec, [(s.face_id, s.person_id)])
             grouping.suggest(conn, list(found), rec, allow_auto=False)
+
+    # -- not a face -----------------------------------------------------------------------
+
+    def mark_not_a_face(
+        self, face_ids: Sequence[int] = (), *, group_ids: Sequence[int] = ()
+    ) -> int:
+        """The user says these detections are no face (a pet, a poster), and so is every
+        face of the unnamed groups `group_ids` (a group of dog faces). Each leaves its
+        person, its group and its suggestions, and stays out of grouping, suggestions and
+        searches, also after a rescan. One action, undone at once; returns how many faces
+        were marked. LibraryError (nothing changed) for an unknown face or group."""
+        face_ids = [int(f) for f in face_ids]
+        if not face_ids and not group_ids:
+            return 0
+        grouping = self._grouping()
+        with self._action("Not a face") as (conn, rec):
+            for group_id in dict.fromkeys(int(g) for g in group_ids):
+                members = pq.group_faces(conn, group_id)
+                if not members:
+                    raise LibraryError(f"no unnamed group with id {group_id}")
+                face_ids += members
+            face_ids = list(dict.fromkeys(face_ids))
+            self._mark_not_a_face(conn, rec, grouping, face_ids)
+        return len(face_ids)
+
+    def _mark_not_a_face(
+        self,
+        conn: sqlite3.Connection,
+        rec: pw.UndoRecord,
+        grouping: Grouping,
+        face_ids: list[int],
+    ) -> None:
+        owners = pq.people_of_faces(conn, face_ids)
+        missing = [f for f in face_ids if f not in owners]
+        if missing:
+            raise LibraryError(f"no face with id {missing[0]}")
+        rec.description = f"Mark {_faces(len(face_ids), 'a face')} as not " + (
+            "a face" if len(face_ids) == 1 else "faces"
+        )
+        pw.set_not_a_face(conn, rec, face_ids, True)
+        named = [f for f, p in owners.items() if p is not None]
+        if named:
+            # Their people lost a face: the suggestions near it may change.
+            self._fix_cover(conn, rec, {owners[f] for f in named})
+            grouping.suggest(conn, grouping.neighbourhood(conn, named), rec, allow_auto=False)
+
+    def unmark_not_a_face(self, face_ids: Sequence[int]) -> None:
+        """Take back "not a face": the faces are grouped and suggested again like any new
+        face. One action, undone at once. LibraryError (nothing changed) when a face is
+        unknown."""
+        face_ids = [int(f) for f in dict.fromkeys(face_ids)]
+        if not face_ids:
+            return
+        grouping = self._grouping()
+        with self._action("A face after all") as (conn, rec):
+            self._require_faces(conn, face_ids)
+            rec.description = f"Mark {_faces(len(face_ids), 'a face')} as " + (
+                "a face again" if len(face_ids) == 1 else "faces again"
+            )
+            pw.set_not_a_face(conn, rec, face_ids, False)
+            grouping.join(conn, face_ids, rec)
+            grouping.suggest(conn, face_ids, rec, allow_auto=False)
 
     def _fix_cover(
         self, conn: sqlite3.Connection, rec: pw.UndoRecord, person_ids: set[int]

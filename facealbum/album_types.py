@@ -28,7 +28,7 @@ class FolderInfo:
     id: int
     path: str
     photo_count: int
-    face_count: int
+    face_count: int  # faces marked not a face are not counted
     # Why the folder cannot be read now ("not found: an unplugged drive?", "empty, but ...",
     # "cannot be read: permission denied"), None while it can. An offline folder keeps its
     # photos, faces and names until it is back.
@@ -69,7 +69,7 @@ class PhotoInfo:
     taken_at: str | None
     status: str  # "ok" | "error" ("pending" only between a crash and the next scan)
     error: str | None
-    face_count: int
+    face_count: int  # faces marked not a face are not counted
 
     @property
     def display_path(self) -> str:
@@ -89,6 +89,9 @@ class FaceInfo:
     person_name: str | None
     group_id: int | None
     assigned_by: str | None  # "user" | "auto" | "suggested" | None
+    # The user said this is no face (a pet, a poster): it has no person and no group, and
+    # searches and suggestions leave it out.
+    not_a_face: bool = False
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""People commands of `facealbum`: list, name, correct, suggest, undo, export XMP.
+"""People commands of `facealbum`: list, name, correct, not a face, suggest, undo, XMP.
 
 PERSON arguments take a name (any case) or a person id. Every change is undoable with
 `facealbum undo`.
@@ -49,6 +49,18 @@ def register(sub: argparse._SubParsersAction, json_flag: argparse.ArgumentParser
     reject = add("reject", "this face is not this person (remembered)", cmd_reject)
     reject.add_argument("face", type=int, metavar="FACE")
     reject.add_argument("person", metavar="PERSON")
+    not_face = add(
+        "not-a-face",
+        "these faces are no faces (a pet, a poster); without FACE or --group, list them",
+        cmd_not_a_face,
+    )
+    not_face.add_argument("faces", nargs="*", type=int, metavar="FACE")
+    not_face.add_argument(
+        "--group", type=int, action="append", default=[], metavar="GROUP",
+        help="every face of this unnamed group (may be given again)",
+    )  # fmt: skip
+    is_face = add("is-a-face", "take back not-a-face: these are faces after all", cmd_is_a_face)
+    is_face.add_argument("faces", nargs="+", type=int, metavar="FACE")
     hide = add("hide", "hide a person (or a group with --group)", cmd_hide)
     hide.add_argument("target", metavar="PERSON")
     hide.add_argument("--group", action="store_true", help="TARGET is a group id")
@@ -183,6 +195,27 @@ def cmd_remove(album: Album, args: argparse.Namespace) -> int:
 def cmd_reject(album: Album, args: argparse.Namespace) -> int:
     album.reject(args.face, album.person_id(args.person))
     return _done(album, args, f"face {args.face} is not {args.person}")
+
+
+def cmd_not_a_face(album: Album, args: argparse.Namespace) -> int:
+    if not args.faces and not args.group:
+        marked = album.not_a_face_ids()
+        if args.json:
+            _print_json(_face_rows(album, marked))
+            return 0
+        if not marked:
+            print("no face is marked not a face")
+        infos = album.faces_by_id(marked)
+        for face_id in marked:
+            print(f"{face_id:>6}  {infos[face_id].photo}")
+        return 0
+    marked = album.mark_not_a_face(args.faces, group_ids=args.group)
+    return _done(album, args, f"{marked} face(s) marked not a face", faces=marked)
+
+
+def cmd_is_a_face(album: Album, args: argparse.Namespace) -> int:
+    album.unmark_not_a_face(args.faces)
+    return _done(album, args, f"{len(args.faces)} face(s) are faces again")
 
 
 def cmd_hide(album: Album, args: argparse.Namespace) -> int:

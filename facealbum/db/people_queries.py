@@ -170,10 +170,11 @@ def photos_with(conn: sqlite3.Connection, person_ids: Sequence[int]) -> list[int
 
 # -- suggestions ----------------------------------------------------------------------------
 
-# A stored suggestion or hint is shown only while it still holds: the face has no person,
-# the pair was never rejected and the person has no other face in that photo. The
-# suggestion (or hint) drives the query, and "+" keeps SQLite on the photo index for the
-# photo check: driven from faces or the person index it was ten times slower at 100k faces.
+# A stored suggestion or hint is shown only while it still holds: the face has no person
+# and was not marked "not a face", the pair was never rejected and the person has no other
+# face in that photo. The suggestion (or hint) drives the query, and "+" keeps SQLite on
+# the photo index for the photo check: driven from faces or the person index it was ten
+# times slower at 100k faces.
 _STILL_VALID = (
     " AND NOT EXISTS (SELECT 1 FROM rejections r WHERE r.face_id = f.id AND r.person_id = {p})"
     " AND NOT EXISTS (SELECT 1 FROM faces o WHERE o.photo_id = f.photo_id"
@@ -182,12 +183,13 @@ _STILL_VALID = (
 _SIMILAR = (
     "SELECT s.face_id, s.person_id, s.confidence, p.name FROM suggestions s"
     " CROSS JOIN faces f ON f.id = s.face_id JOIN people p ON p.id = s.person_id"
-    " WHERE f.person_id IS NULL" + _STILL_VALID.format(p="s.person_id")
+    " WHERE f.person_id IS NULL AND f.not_a_face = 0" + _STILL_VALID.format(p="s.person_id")
 )
 _HINTS = (
     "SELECT h.face_id, p.id, 1.0, COALESCE(p.name, h.name) FROM face_hints h"
     " CROSS JOIN faces f ON f.id = h.face_id LEFT JOIN people p ON p.name = h.name"
-    " WHERE f.person_id IS NULL AND h.rejected = 0" + _STILL_VALID.format(p="COALESCE(p.id, -1)")
+    " WHERE f.person_id IS NULL AND f.not_a_face = 0 AND h.rejected = 0"
+    + _STILL_VALID.format(p="COALESCE(p.id, -1)")
 )
 
 
@@ -254,6 +256,28 @@ def person_sizes(conn: sqlite3.Connection) -> dict[int, int]:
     return dict(rows.fetchall())
 
 
+def not_a_face_ids(conn: sqlite3.Connection, face_ids: Sequence[int] | None = None) -> list[int]:
+    """The faces marked "not a face", by id: all of them, or those among `face_ids`."""
+    sql = "SELECT id FROM faces WHERE not_a_face = 1"
+    if face_ids is None:
+        return [r[0] for r in conn.execute(sql + " ORDER BY id")]
+    out: list[int] = []
+    for part in chunks(sorted(set(int(f) for f in face_ids))):
+        out += [r[0] for r in conn.execute(f"{sql} AND id IN ({marks(len(part))})", part)]
+    return out
+
+
+def people_of_faces(conn: sqlite3.Connection, face_ids: Sequence[int]) -> dict[int, int | None]:
+    """face id -> its person (None when it has none), for the faces that exist."""
+    out: dict[int, int | None] = {}
+    for part in chunks(list(face_ids)):
+        rows = conn.execute(
+            f"SELECT id, person_id FROM faces WHERE id IN ({marks(len(part))})", part
+        )
+        out.update(rows.fetchall())
+    return out
+
+
 def rejections_of(conn: sqlite3.Connection, face_ids: Sequence[int]) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
     for part in chunks(list(face_ids)):
@@ -268,7 +292,7 @@ def rejections_of(conn: sqlite3.Connection, face_ids: Sequence[int]) -> list[tup
 
 _TABLE_COLUMNS = (
     "id, encoding, photo_id, COALESCE(person_id, 0), assigned_by, COALESCE(group_id, 0),"
-    " size_px, sharpness, score"
+    " size_px, sharpness, score, not_a_face"
 )
 
 
@@ -283,7 +307,9 @@ def _table(rows: list[tuple]) -> FaceTable:
         person_ids=col(3, np.int64),
         assigned_by=[r[4] for r in rows],
         group_ids=col(5, np.int64),
-        groupable=is_groupable(col(6, np.float64), col(7, np.float64), col(8, np.float64)),
+        # A face the user said is not one never seeds or joins a group.
+        groupable=is_groupable(col(6, np.float64), col(7, np.float64), col(8, np.float64))
+        & ~col(9, bool),
     )
 
 
@@ -386,13 +412,20 @@ def people_state(conn: sqlite3.Connection, leave_out: Mapping[int, int] | None =
 def grouping_state(conn: sqlite3.Connection, with_groups: bool = True) -> tuple:
     """A fingerprint of what grouping and suggestions read besides the encodings: which
     faces exist (the generation every face insert or delete bumps), who has a person and
-    how, the rejections, and (with_groups) each face's group and the next group id. Two
-    equal fingerprints: a plan made at the first still holds at the second."""
+    how, the rejections, which faces are not faces, and (with_groups) each face's group
+    and the next group id. Two equal fingerprints: a plan made at the first still holds at
+    the second."""
     generation = conn.execute("SELECT value FROM meta WHERE key = ?", (GENERATION_KEY,))
     rejections = conn.execute(
         f"SELECT COUNT(*), SUM((face_id * 65537 + person_id) % {_PRIME}) FROM rejections"
     )
-    state = (generation.fetchone(), people_state(conn), rejections.fetchone())
+    not_faces = conn.execute(f"SELECT COUNT(*), SUM(id % {_PRIME}) FROM faces WHERE not_a_face = 1")
+    state = (
+        generation.fetchone(),
+        people_state(conn),
+        rejections.fetchone(),
+        not_faces.fetchone(),
+    )
     if not with_groups:
         return state
     groups = conn.execute(
@@ -402,9 +435,10 @@ def grouping_state(conn: sqlite3.Connection, with_groups: bool = True) -> tuple:
 
 
 def free_ungrouped(conn: sqlite3.Connection) -> list[int]:
-    """Faces with neither a person nor a candidate group, by id."""
+    """Faces with neither a person nor a candidate group (and not marked not a face), by id."""
     rows = conn.execute(
-        "SELECT id FROM faces WHERE person_id IS NULL AND group_id IS NULL ORDER BY id"
+        "SELECT id FROM faces WHERE person_id IS NULL AND group_id IS NULL AND not_a_face = 0"
+        " ORDER BY id"
     )
     return [r[0] for r in rows]
 

@@ -24,7 +24,8 @@ class UndoRecord:
     def __init__(self, conn: sqlite3.Connection, description: str = "") -> None:
         self.conn = conn
         self.description = description  # what the user did, shown as "Undo <description>"
-        self.faces: dict[int, list[Any]] = {}  # id -> [person_id, group_id, assigned_by, conf]
+        # id -> [person_id, group_id, assigned_by, confidence, not_a_face]
+        self.faces: dict[int, list[Any]] = {}
         self.people: dict[int, list[Any] | None] = {}  # id -> [name, hidden, cover] | absent
         self.groups: dict[int, int | None] = {}  # id -> hidden | absent
         self.rejections: dict[tuple[int, int], bool] = {}  # (face, person) -> existed
@@ -34,7 +35,7 @@ class UndoRecord:
         todo = [int(i) for i in dict.fromkeys(face_ids) if int(i) not in self.faces]
         for part in chunks(todo):
             rows = self.conn.execute(
-                "SELECT id, person_id, group_id, assigned_by, confidence FROM faces"
+                "SELECT id, person_id, group_id, assigned_by, confidence, not_a_face FROM faces"
                 f" WHERE id IN ({marks(len(part))})",
                 part,
             )
@@ -114,7 +115,8 @@ def set_person(
 def set_groups(
     conn: sqlite3.Connection, rec: UndoRecord | None, face_ids: Sequence[int], groups: Sequence[int]
 ) -> None:
-    """Put unassigned faces into candidate groups (0 = none); assigned faces are skipped."""
+    """Put unassigned faces into candidate groups (0 = none); assigned faces and faces marked
+    not a face are skipped."""
     if rec is not None:
         rec.keep_faces(face_ids)
     for gid in set(groups) - {0}:
@@ -122,7 +124,7 @@ def set_groups(
             rec.keep_group(int(gid))
         conn.execute("INSERT OR IGNORE INTO face_groups (id) VALUES (?)", (int(gid),))
     conn.executemany(
-        "UPDATE faces SET group_id = ? WHERE id = ? AND person_id IS NULL",
+        "UPDATE faces SET group_id = ? WHERE id = ? AND person_id IS NULL AND not_a_face = 0",
         [(int(g) or None, int(f)) for f, g in zip(face_ids, groups, strict=True)],
     )
 
@@ -134,16 +136,37 @@ def move_groups(
     groups: Sequence[int],
 ) -> None:
     """Move unassigned faces from the group they were in when the move was planned (0 =
-    none) to `groups` (0 = none). A face that got a person, or another group, since then
-    keeps what it has now: a later decision is never overwritten by an older plan."""
+    none) to `groups` (0 = none). A face that got a person, another group or the mark "not a
+    face" since then keeps what it has now: a later decision is never overwritten by an
+    older plan."""
     add_groups(conn, groups)
     conn.executemany(
-        "UPDATE faces SET group_id = ? WHERE id = ? AND person_id IS NULL AND group_id IS ?",
+        "UPDATE faces SET group_id = ? WHERE id = ? AND person_id IS NULL AND group_id IS ?"
+        " AND not_a_face = 0",
         [
             (int(g) or None, int(f), int(old) or None)
             for f, old, g in zip(face_ids, planned_from, groups, strict=True)
         ],
     )
+
+
+def set_not_a_face(
+    conn: sqlite3.Connection, rec: UndoRecord, face_ids: Sequence[int], not_a_face: bool
+) -> None:
+    """Mark faces as not a face (they leave their person, their group and their
+    suggestions), or take the mark back (they stay out of any group until grouped again)."""
+    rec.keep_faces(face_ids)
+    if not_a_face:
+        sql = (
+            "UPDATE faces SET not_a_face = 1, person_id = NULL, assigned_by = NULL,"
+            " confidence = NULL, group_id = NULL"
+        )
+    else:
+        sql = "UPDATE faces SET not_a_face = 0"
+    for part in chunks(list(face_ids)):
+        conn.execute(f"{sql} WHERE id IN ({marks(len(part))})", part)
+        if not_a_face:  # derived data, rebuilt by undo
+            conn.execute(f"DELETE FROM suggestions WHERE face_id IN ({marks(len(part))})", part)
 
 
 def add_groups(conn: sqlite3.Connection, group_ids: Iterable[int]) -> None:
@@ -257,13 +280,17 @@ def undo(conn: sqlite3.Connection, entry_id: int, payload: str) -> list[int]:
         conn.execute("INSERT OR IGNORE INTO face_groups (id) VALUES (?)", (group_id,))
         conn.execute("UPDATE face_groups SET hidden = ? WHERE id = ?", (hidden or 0, group_id))
     faces = [int(r[0]) for r in data["faces"]]
-    for face_id, person_id, group_id, assigned_by, confidence in data["faces"]:
+    for face_id, person_id, group_id, assigned_by, confidence, *rest in data["faces"]:
+        # Entries logged before faces could be marked have no mark: theirs is kept, but a
+        # face given back a person is a face.
+        not_a_face = rest[0] if rest else None
         if group_id is not None:
             conn.execute("INSERT OR IGNORE INTO face_groups (id) VALUES (?)", (group_id,))
         conn.execute(
-            "UPDATE faces SET person_id = ?, group_id = ?, assigned_by = ?, confidence = ?"
+            "UPDATE faces SET person_id = ?, group_id = ?, assigned_by = ?, confidence = ?,"
+            " not_a_face = CASE WHEN ? IS NOT NULL THEN 0 ELSE COALESCE(?, not_a_face) END"
             " WHERE id = ?",
-            (person_id, group_id, assigned_by, confidence, face_id),
+            (person_id, group_id, assigned_by, confidence, person_id, not_a_face, face_id),
         )
     for person_id, row in people.items():
         if row is None:  # made by this action: unassign whatever it holds now, then drop it

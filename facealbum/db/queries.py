@@ -17,7 +17,8 @@ _CHUNK = 900
 
 _FACE_COLUMNS = (
     "f.id, f.photo_id, p.path, f.box_left, f.box_top, f.box_right, f.box_bottom, f.score,"
-    " f.size_px, f.sharpness, f.person_id, pe.name, f.group_id, f.assigned_by, p.path_bytes"
+    " f.size_px, f.sharpness, f.person_id, pe.name, f.group_id, f.assigned_by, p.path_bytes,"
+    " f.not_a_face"
 )
 _FACE_FROM = "faces f JOIN photos p ON p.id = f.photo_id LEFT JOIN people pe ON pe.id = f.person_id"
 
@@ -32,12 +33,13 @@ def marks(n: int) -> str:
 
 
 def folders(conn: sqlite3.Connection) -> list[tuple[int, str, int, int]]:
-    """(id, path, photo_count, face_count) of every folder, by path."""
+    """(id, path, photo_count, face_count) of every folder, by path; faces marked not a
+    face are not counted."""
     return conn.execute(
         "SELECT fo.id, fo.path,"
         " (SELECT COUNT(*) FROM photos p WHERE p.folder_id = fo.id),"
         " (SELECT COUNT(*) FROM faces f JOIN photos p ON p.id = f.photo_id"
-        "  WHERE p.folder_id = fo.id)"
+        "  WHERE p.folder_id = fo.id AND f.not_a_face = 0)"
         " FROM folders fo ORDER BY fo.path"
     ).fetchall()
 
@@ -70,7 +72,8 @@ def photos(conn: sqlite3.Connection, ids: Sequence[int]) -> dict[int, PhotoInfo]
     for part in chunks(ids):
         rows = conn.execute(
             "SELECT p.id, p.path, p.folder_id, p.width, p.height, p.taken_at, p.status, p.error,"
-            " (SELECT COUNT(*) FROM faces f WHERE f.photo_id = p.id), p.path_bytes"
+            " (SELECT COUNT(*) FROM faces f WHERE f.photo_id = p.id AND f.not_a_face = 0),"
+            " p.path_bytes"
             f" FROM photos p WHERE p.id IN ({marks(len(part))})",
             part,
         )
@@ -92,6 +95,7 @@ def _face(r: tuple) -> FaceInfo:
         person_name=r[11],
         group_id=r[12],
         assigned_by=r[13],
+        not_a_face=bool(r[15]),
     )
 
 
@@ -210,6 +214,8 @@ def stats(conn: sqlite3.Connection) -> dict[str, int]:
         "faces": one("SELECT COUNT(*) FROM faces"),
         "people": one("SELECT COUNT(*) FROM people"),
         "named_faces": one("SELECT COUNT(*) FROM faces WHERE person_id IS NOT NULL"),
+        # Of "faces": the ones the user marked as no face (pets, posters).
+        "not_a_face": one("SELECT COUNT(*) FROM faces WHERE not_a_face = 1"),
         # Gone from disk, kept for a while in case they turn up elsewhere.
         "vanished_photos": one("SELECT COUNT(*) FROM vanished_photos"),
     }

@@ -16,6 +16,10 @@ from facealbum.engine.types import Box, Face, PhotoAnalysis
 # place and is this close (same person, same shot; 0.6 would be "same person").
 CARRY_MAX_DISTANCE = 0.3
 CARRY_MIN_OVERLAP = 0.4
+# A new face this much over a face the user marked "not a face" is that same thing: the
+# mark carries by place alone, since what is not a face has no trustworthy encoding (a
+# dog's "face" encodes far apart under two detectors).
+NOT_A_FACE_MIN_OVERLAP = CARRY_MIN_OVERLAP
 _CHUNK = 900  # host parameters per statement: old SQLite builds allow 999
 
 
@@ -79,16 +83,18 @@ def _replace_faces(
     conn: sqlite3.Connection, photo_id: int, faces: Iterable[Face], keep_decided: bool = False
 ) -> FaceChanges:
     """New faces for an edited or re-analysed photo. A new face matching an old one (same
-    place, very close encoding) takes over the old row, so its id, person, rejections
-    survive. `keep_decided`: an old face with a person or a rejection that no new face
-    matches stays (the user's word outlives a detector that misses the face)."""
+    place, very close encoding) takes over the old row, so its id, person, rejections and
+    "not a face" survive; any other new face over an old face marked not a face is marked
+    too. `keep_decided`: an old face with a person, a rejection or a "not a face" that no
+    new face took over stays (the user's word outlives a detector that misses the face)."""
     old = conn.execute(
-        "SELECT id, box_left, box_top, box_right, box_bottom, encoding FROM faces"
+        "SELECT id, box_left, box_top, box_right, box_bottom, encoding, not_a_face FROM faces"
         " WHERE photo_id = ?",
         (photo_id,),
     ).fetchall()
     old_boxes = {r[0]: Box(*r[1:5]) for r in old}
     old_vecs = {r[0]: np.frombuffer(r[5], dtype=np.float32) for r in old}
+    old_not_faces = {r[0] for r in old if r[6]}
     pairs = []
     faces = list(faces)
     for i, face in enumerate(faces):
@@ -101,9 +107,14 @@ def _replace_faces(
         if i not in kept and face_id not in kept.values():
             kept[i] = face_id
     changes = FaceChanges()
+    inserted = [i for i in range(len(faces)) if i not in kept]
+    marked, carried = _carry_not_a_face(
+        {i: faces[i].box for i in inserted},
+        {fid: old_boxes[fid] for fid in old_not_faces if fid not in kept.values()},
+    )
     gone = [fid for fid in old_boxes if fid not in kept.values()]
     if keep_decided:
-        decided = _decided_faces(conn, gone)
+        decided = _decided_faces(conn, gone) - carried
         gone = [fid for fid in gone if fid not in decided]
     for fid in gone:
         conn.execute("DELETE FROM faces WHERE id = ?", (fid,))
@@ -118,8 +129,34 @@ def _replace_faces(
         changes.removed_ids.append(face_id)
         changes.added_ids.append(face_id)
         changes.added_vectors.append(np.asarray(faces[i].encoding, dtype=np.float32))
-    changes.extend(_insert_faces(conn, photo_id, (f for i, f in enumerate(faces) if i not in kept)))
+    added = _insert_faces(conn, photo_id, (faces[i] for i in inserted))
+    new_ids = dict(zip(inserted, added.added_ids, strict=True))
+    _mark_not_a_face(conn, [new_ids[i] for i in sorted(marked)])
+    changes.extend(added)
     return changes
+
+
+def _carry_not_a_face(
+    new_boxes: dict[int, Box], not_face_boxes: dict[int, Box]
+) -> tuple[set[int], set[int]]:
+    """(indexes of the new boxes lying over a face marked not a face, ids of the marked
+    faces some new box lies over)."""
+    marked: set[int] = set()
+    carried: set[int] = set()
+    for index, box in new_boxes.items():
+        for face_id, old in not_face_boxes.items():
+            if box.iou(old) >= NOT_A_FACE_MIN_OVERLAP:
+                marked.add(index)
+                carried.add(face_id)
+    return marked, carried
+
+
+def _mark_not_a_face(conn: sqlite3.Connection, face_ids: list[int]) -> None:
+    for start in range(0, len(face_ids), _CHUNK):
+        part = face_ids[start : start + _CHUNK]
+        conn.execute(
+            f"UPDATE faces SET not_a_face = 1 WHERE id IN ({','.join('?' * len(part))})", part
+        )
 
 
 def save_analysis(
@@ -151,8 +188,8 @@ def save_analysis(
 
 
 def _decided_faces(conn: sqlite3.Connection, face_ids: list[int]) -> set[int]:
-    """Those of these faces the user (or an automatic assignment) gave a person or a "not
-    this person"."""
+    """Those of these faces the user (or an automatic assignment) gave a person, a "not
+    this person" or a "not a face"."""
     decided: set[int] = set()
     for start in range(0, len(face_ids), _CHUNK):
         part = face_ids[start : start + _CHUNK]
@@ -160,7 +197,8 @@ def _decided_faces(conn: sqlite3.Connection, face_ids: list[int]) -> set[int]:
         decided.update(
             r[0]
             for r in conn.execute(
-                f"SELECT id FROM faces WHERE id IN ({marks}) AND person_id IS NOT NULL"
+                f"SELECT id FROM faces WHERE id IN ({marks})"
+                " AND (person_id IS NOT NULL OR not_a_face = 1)"
                 f" UNION SELECT face_id FROM rejections WHERE face_id IN ({marks})",
                 (*part, *part),
             )
@@ -247,14 +285,14 @@ def save_move(
     photo_id = cur.lastrowid
     rows = conn.execute(
         "SELECT box_left, box_top, box_right, box_bottom, score, size_px, sharpness, encoding,"
-        " person_id, assigned_by FROM faces WHERE photo_id = ? ORDER BY id",
+        " person_id, assigned_by, not_a_face FROM faces WHERE photo_id = ? ORDER BY id",
         (source_id,),
     ).fetchall()
     for r in rows:
         cur = conn.execute(
             "INSERT INTO faces (photo_id, box_left, box_top, box_right, box_bottom, score,"
-            " size_px, sharpness, encoding, person_id, assigned_by)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " size_px, sharpness, encoding, person_id, assigned_by, not_a_face)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (photo_id, *r),
         )
         changes.added_ids.append(cur.lastrowid)
@@ -266,8 +304,9 @@ def save_move(
 
 _VANISHED_FACE_COLUMNS = (
     "box_left, box_top, box_right, box_bottom, score, size_px, sharpness, encoding,"
-    " person_id, assigned_by, confidence"
+    " person_id, assigned_by, confidence, not_a_face"
 )
+_VANISHED_FACE_MARKS = ",".join("?" * len(_VANISHED_FACE_COLUMNS.split(",")))
 
 
 def _keep_vanished(conn: sqlite3.Connection, photo_id: int) -> None:
@@ -294,7 +333,7 @@ def _keep_vanished(conn: sqlite3.Connection, photo_id: int) -> None:
     for face_id, *values in faces:
         kept_id = conn.execute(
             f"INSERT INTO vanished_faces (vanished_id, {_VANISHED_FACE_COLUMNS}, hint_name,"
-            " hint_rejected) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f" hint_rejected) VALUES (?, {_VANISHED_FACE_MARKS}, ?, ?)",
             (vanished_id, *values),
         ).lastrowid
         conn.execute(
@@ -333,7 +372,7 @@ def _restore_vanished(
             values[9] = values[10] = None  # its person was deleted meanwhile
         face_id = conn.execute(
             f"INSERT INTO faces (photo_id, {_VANISHED_FACE_COLUMNS})"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f" VALUES (?, {_VANISHED_FACE_MARKS})",
             (photo_id, *values),
         ).lastrowid
         conn.execute(

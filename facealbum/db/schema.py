@@ -177,12 +177,23 @@ _VANISHED_PHOTOS = (
 # recorded, when dlib's HOG was the only detector used.
 _PHOTO_DETECTOR = ("ALTER TABLE photos ADD COLUMN detector TEXT",)
 
+# "Not a face": the user's word that a detection is a pet, a poster or a texture. Such a
+# face keeps its row and its encoding (the vector index holds every encoding; searches
+# leave these out), never has a person or a group, and keeps the mark across rescans and
+# while its photo is vanished. The partial index lists the marked faces without a scan.
+_NOT_A_FACE = (
+    "ALTER TABLE faces ADD COLUMN not_a_face INTEGER NOT NULL DEFAULT 0",
+    "CREATE INDEX faces_not_a_face ON faces (id) WHERE not_a_face = 1",
+    "ALTER TABLE vanished_faces ADD COLUMN not_a_face INTEGER NOT NULL DEFAULT 0",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial", _INITIAL),
     Migration(2, "people suggestions and xmp hints", _PEOPLE_SUGGESTIONS),
     Migration(3, "generation of each face's encoding", _ENCODING_GENERATION),
     Migration(4, "vanished photos and raw file names", _VANISHED_PHOTOS),
     Migration(5, "the detector that found each photo's faces", _PHOTO_DETECTOR),
+    Migration(6, "faces the user marked as not a face", _NOT_A_FACE),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -11,16 +11,20 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 from facealbum.engine.types import Box
 from facealbum.ui.style import ACCENT
 
+NOT_A_FACE_COLOR = "#9a9a9a"  # marked "not a face": drawn dashed and grey, set apart
+
 
 @dataclass(frozen=True)
 class CanvasFace:
     key: int  # a face id, or an index into a list of faces
     box: Box
     label: str  # "" for an unnamed face
+    not_a_face: bool = False  # the user said it is none: its label says so instead
 
 
 class FaceCanvas(QWidget):
-    """Shows a pixmap with face boxes; ``face_clicked(key, global_pos)`` on a click."""
+    """Shows a pixmap with face boxes; ``face_clicked(key, global_pos)`` on a click;
+    ``hovered_key`` is the face under the pointer (None when there is none)."""
 
     face_clicked = Signal(int, QPointF)
 
@@ -29,6 +33,7 @@ class FaceCanvas(QWidget):
         self._pixmap: QPixmap | None = None
         self._faces: list[CanvasFace] = []
         self._selected: int | None = None
+        self.hovered_key: int | None = None
         self._message = ""
         self.setMinimumSize(240, 180)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -36,11 +41,17 @@ class FaceCanvas(QWidget):
 
     def set_message(self, text: str) -> None:
         self._pixmap, self._faces, self._message = None, [], text
+        self.hovered_key = None
         self.update()
 
     def set_picture(self, pixmap: QPixmap, faces: list[CanvasFace]) -> None:
         self._pixmap, self._faces, self._message = pixmap, faces, ""
+        if self.hovered_key not in {f.key for f in faces}:
+            self.hovered_key = None
         self.update()
+
+    def faces(self) -> list[CanvasFace]:
+        return list(self._faces)
 
     def set_selected(self, key: int | None) -> None:
         self._selected = key
@@ -82,7 +93,10 @@ class FaceCanvas(QWidget):
             rect = self._face_rect(face.box, area)
             chosen = face.key == self._selected
             color = QColor("#ff7a2f") if chosen else QColor(ACCENT if face.label else "#ffffff")
-            p.setPen(QPen(color, 3 if chosen else 2))
+            pen = QPen(color, 3 if chosen else 2)
+            if face.not_a_face and not chosen:
+                pen = QPen(QColor(NOT_A_FACE_COLOR), 2, Qt.PenStyle.DashLine)
+            p.setPen(pen)
             p.setBrush(Qt.BrushStyle.NoBrush)
             p.drawRoundedRect(rect, 4, 4)
             text = face.label or "Unnamed"
@@ -96,7 +110,12 @@ class FaceCanvas(QWidget):
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt API
         over = self.face_at(event.position())
+        self.hovered_key = over.key if over is not None else None
         self.setCursor(Qt.CursorShape.PointingHandCursor if over else Qt.CursorShape.ArrowCursor)
+
+    def leaveEvent(self, event) -> None:  # noqa: N802 - Qt API
+        self.hovered_key = None
+        super().leaveEvent(event)
 
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt API
         face = self.face_at(event.position())

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from facealbum.ui.context import LibraryContext
 from facealbum.ui.image_loader import ImageLoader
 from facealbum.ui.name_hints import NameHints
+from facealbum.ui.not_a_face import NOT_A_FACE_KEY, NOT_A_FACE_TEXT, mark_groups
 from facealbum.ui.people_loading import PeopleTiles, load_people_and_groups
 from facealbum.ui.person_view import PersonView
 from facealbum.ui.style import plural
@@ -124,9 +125,17 @@ class PeoplePage(QWidget):
         self.name_edit = QLineEdit()
         self.name_edit.setPlaceholderText("Select a group and type who it is, then press Enter")
         self.name_button = QPushButton("Name")
+        self.not_a_face_button = QPushButton(NOT_A_FACE_TEXT)
+        self.not_a_face_button.setShortcut(NOT_A_FACE_KEY)
+        self.not_a_face_button.setToolTip(
+            f"Not faces: the selected groups are pets, posters or patterns ({NOT_A_FACE_KEY})\n"
+            "They are never grouped, suggested or found again; Ctrl+Z undoes"
+        )
+        self.not_a_face_button.setEnabled(False)
         naming = QHBoxLayout()
         naming.addWidget(self.name_edit, 1)
         naming.addWidget(self.name_button)
+        naming.addWidget(self.not_a_face_button)
 
         top = QWidget()
         top_layout = QVBoxLayout(top)
@@ -168,6 +177,8 @@ class PeoplePage(QWidget):
         self.hide_button.clicked.connect(self.toggle_hidden_selected)
         self.name_edit.returnPressed.connect(self.name_selected_group)
         self.name_button.clicked.connect(self.name_selected_group)
+        self.not_a_face_button.clicked.connect(self.mark_selected_groups_not_faces)
+        self.group_view.selectionModel().selectionChanged.connect(self._group_selection_changed)
         self.group_view.doubleClicked.connect(self._ask_group_name)
         self.people_view.activated.connect(self._open_person)
         self.people_view.merge_requested.connect(self.confirm_merge)
@@ -209,6 +220,7 @@ class PeoplePage(QWidget):
             return  # a newer refresh is on its way
         self.people_model.set_tiles(tiles.people)
         self.group_model.set_tiles(tiles.groups)
+        self._group_selection_changed()
         self.hints.set_tiles(tiles.hints)
         self._names = tiles.names
         completer = QCompleter(self._names, self.name_edit)
@@ -224,7 +236,16 @@ class PeoplePage(QWidget):
             else "No unnamed groups: everyone found is named"
         )
 
+    def _group_selection_changed(self) -> None:
+        self.not_a_face_button.setEnabled(bool(self.group_view.selected_tiles()))
+
     # -- actions ---------------------------------------------------------------
+    def mark_selected_groups_not_faces(self) -> None:
+        """A group of dog faces (or posters): every face of the selected groups is no face."""
+        groups = [t.key for t in self.group_view.selected_tiles()]
+        if groups:
+            mark_groups(self._context, groups, self)
+
     def name_selected_group(self) -> None:
         tiles = self.group_view.selected_tiles()
         name = self.name_edit.text().strip()

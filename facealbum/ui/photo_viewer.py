@@ -1,4 +1,5 @@
-"""A large view of one photo: its faces boxed and named; click a face to act on it."""
+"""A large view of one photo: its faces boxed and named; click a face to act on it, or
+point at it and press the "not a face" key."""
 
 from __future__ import annotations
 
@@ -13,6 +14,14 @@ from facealbum.ui.context import LibraryContext
 from facealbum.ui.face_canvas import CanvasFace, FaceCanvas
 from facealbum.ui.image_loader import pil_to_qimage
 from facealbum.ui.naming import NameDialog, name_face
+from facealbum.ui.not_a_face import (
+    IS_A_FACE_TEXT,
+    NOT_A_FACE_KEY,
+    NOT_A_FACE_TEXT,
+    mark_faces,
+    unmark_faces,
+)
+from facealbum.ui.style import plural
 from facealbum.ui.tasks import run_task
 from facealbum.ui.thumbnails import make_photo_thumbnail
 
@@ -48,6 +57,7 @@ class PhotoViewer(QDialog):
         self.setWindowTitle("Photo")
         self.canvas.face_clicked.connect(self._face_menu)
         QShortcut(QKeySequence.StandardKey.Close, self, self.close)
+        QShortcut(QKeySequence(NOT_A_FACE_KEY), self, self.toggle_pointed_not_a_face)
         context.data_changed.connect(self.reload)
         context.album_changed.connect(lambda _a: self.close())
         self.reload()
@@ -66,14 +76,24 @@ class PhotoViewer(QDialog):
         shown = ", ".join(names) if names else "nobody named yet"
         taken = f" · {info.taken_at[:10]}" if info.taken_at else ""
         path = Path(info.path)
-        # Folder and file name: enough to find it; the whole path is in the tooltip.
-        self.caption.setText(
-            f"{path.parent.name} / {path.name}{taken} · {len(faces)} faces · {shown}"
+        not_faces = sum(f.not_a_face for f in faces)
+        counted = plural(len(faces) - not_faces, "face") + (
+            f" (and {not_faces} not a face)" if not_faces else ""
         )
+        # Folder and file name: enough to find it; the whole path is in the tooltip.
+        self.caption.setText(f"{path.parent.name} / {path.name}{taken} · {counted} · {shown}")
         self.caption.setToolTip(str(path))
         self.canvas.set_picture(
             QPixmap.fromImage(image),
-            [CanvasFace(f.id, f.box, f.person_name or "") for f in faces],
+            [
+                CanvasFace(
+                    f.id,
+                    f.box,
+                    NOT_A_FACE_TEXT if f.not_a_face else f.person_name or "",
+                    f.not_a_face,
+                )
+                for f in faces
+            ],
         )
 
     def _failed(self, error: BaseException) -> None:
@@ -84,7 +104,16 @@ class PhotoViewer(QDialog):
         if face is None:
             return
         self.canvas.set_selected(face_id)
+        menu = self.face_menu(face)
+        menu.exec(pos.toPoint())
+        menu.deleteLater()
+        if self.isVisible():
+            self.canvas.set_selected(None)
+
+    def face_menu(self, face: Any) -> QMenu:
+        """What can be done to one face of the photo."""
         menu = QMenu(self)
+        menu.setToolTipsVisible(True)
         has = self._context.has
         who = face.person_name
         name_action = menu.addAction(f"Not {who}? Rename…" if who else "Name this face…")
@@ -96,15 +125,41 @@ class PhotoViewer(QDialog):
             wrong.triggered.connect(
                 lambda: self._context.act(lambda a: a.remove_face(face.id), f"Removed {who}")
             )
+        # The key is the viewer's own shortcut (on the face under the pointer), shown here.
+        if face.not_a_face:
+            verdict = menu.addAction(f"{IS_A_FACE_TEXT}\t{NOT_A_FACE_KEY}")
+            verdict.setEnabled(has("unmark_not_a_face"))
+        else:
+            verdict = menu.addAction(f"{NOT_A_FACE_TEXT}\t{NOT_A_FACE_KEY}")
+            verdict.setEnabled(has("mark_not_a_face"))
+        verdict.setToolTip("A pet, a poster or a pattern: never grouped, suggested or found")
+        verdict.triggered.connect(lambda: self.toggle_not_a_face(face.id))
         similar = menu.addAction("Find similar faces")
         similar.triggered.connect(lambda: self._find_similar(face.id))
         menu.addSeparator()
         menu.addAction("Open with the system viewer").triggered.connect(
             lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(face.photo))
         )
-        menu.exec(pos.toPoint())
-        if self.isVisible():
-            self.canvas.set_selected(None)
+        return menu
+
+    def toggle_not_a_face(self, face_id: int) -> None:
+        """Mark a face as not a face, or take the mark back (both undoable)."""
+        face = self._faces.get(face_id)
+        if face is None:
+            return
+        if face.not_a_face:
+            unmark_faces(self._context, [face_id], self)
+        else:
+            mark_faces(self._context, [face_id], self)
+
+    def toggle_pointed_not_a_face(self) -> None:
+        pointed = self.canvas.hovered_key
+        if pointed is None:
+            self._context.status_message.emit(
+                f"Point at a face, then press {NOT_A_FACE_KEY} to say it is not a face"
+            )
+            return
+        self.toggle_not_a_face(pointed)
 
     def _find_similar(self, face_id: int) -> None:
         self._context.find_similar_face.emit(face_id)

@@ -19,12 +19,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from facealbum.ui.not_a_face import NOT_A_FACE_KEY, NOT_A_FACE_TEXT
+
 # Keys Qt handles itself or that live in windows opened later.
 BUILT_IN = (
     ("Everywhere", "Enter", "Open the selected photo or person"),
     ("Everywhere", "Ctrl+A", "Select all"),
     ("Everywhere", "Ctrl+click, Shift+click", "Select several"),
     ("Photo", "Ctrl+W", "Close the photo"),
+    (
+        "Photo",
+        NOT_A_FACE_KEY,
+        f"{NOT_A_FACE_TEXT}: the face under the pointer (again to take it back)",
+    ),
 )
 
 
