@@ -211,3 +211,18 @@ def test_the_dogs_never_become_a_face_or_a_group_in_a_library(faces_dir: Path, t
     assert all(by_path[p.name].face_count == 1 for p in people)
     assert {p.name: by_path[p.name].face_count for p in dogs} == {p.name: 0 for p in dogs}
     assert not grouped_photos & {p.name for p in dogs}
+
+
+def test_loading_yunet_writes_nothing_to_the_terminal():
+    import subprocess
+    import sys
+
+    # A fresh process: OpenCV 5 warned once per process, on the model's first load.
+    code = (
+        "import numpy as np\n"
+        "from facealbum.engine.yunet import YuNet\n"
+        "YuNet().detect(np.zeros((64, 64, 3), np.uint8))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""

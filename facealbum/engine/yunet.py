@@ -81,12 +81,19 @@ class YuNet:
     def _detector(self, width: int, height: int) -> cv2.FaceDetectorYN:
         if self._net is None:
             path = check_model(self._model)
+            # OpenCV 5 warns, on every load, that its new engine ignores a target nobody
+            # chose: a line in the user's terminal that says nothing to them.
+            logging = cv2.utils.logging
+            level = logging.getLogLevel()
+            logging.setLogLevel(min(level, logging.LOG_LEVEL_ERROR))
             try:
                 self._net = cv2.FaceDetectorYN.create(
                     str(path), "", (width, height), CANDIDATE_SCORE, NMS_IOU, TOP_K
                 )
             except cv2.error as exc:
                 raise DetectorUnavailable(f"OpenCV cannot load the YuNet model: {exc}") from exc
+            finally:
+                logging.setLogLevel(level)
         self._net.setInputSize((width, height))
         return self._net
 
