@@ -47,7 +47,7 @@ def user_config_dir() -> Path:
 DETECTORS = {
     "yunet": ("YuNet", "finds small and turned faces"),
     "hog": ("HOG", "dlib's detector of frontal faces"),
-    "cnn": ("CNN", "dlib's slow detector: seconds a photo without a GPU"),
+    "cnn": ("CNN", "dlib's slowest detector, seconds a photo without a GPU"),
 }
 # What new libraries use, and what "find faces again" offers to libraries made with HOG.
 RECOMMENDED_DETECTOR = "yunet"

@@ -21,10 +21,11 @@ pytestmark = pytest.mark.slow
 SCAN_TIMEOUT_MS = 240_000
 
 
-def _scanned_window(qtbot, tmp_path: Path, faces_dir: Path, detector: str | None = None):
-    photos = tmp_path / "drive"
+def _scanned_window(qtbot, root: Path, faces_dir: Path, detector: str | None = None):
+    photos = root / "drive"
     build_folder(faces_dir, photos, (OBAMA[0], *OTHERS))
-    win = window_on_new_library(qtbot, tmp_path)
+    root.mkdir(exist_ok=True)
+    win = window_on_new_library(qtbot, root)
     if detector is not None:
         album = win.context.album
         album.update_settings(replace(album.settings, detector=detector))
@@ -42,7 +43,7 @@ def scanned(qtbot, tmp_path: Path, faces_dir: Path):
 @pytest.fixture()
 def scanned_with_hog(qtbot, tmp_path: Path, faces_dir: Path):
     """A library as made before YuNet was the default."""
-    win, photos = _scanned_window(qtbot, tmp_path, faces_dir, detector="hog")
+    win, photos = _scanned_window(qtbot, tmp_path / "hog", faces_dir, detector="hog")
     yield win, photos
     win.close()
 
@@ -104,6 +105,23 @@ def test_removing_most_of_a_folder_asks_first(qtbot, scanned, monkeypatch, tmp_p
 
     assert not result.held_back
     assert win.context.album.stats()["photos"] == 1
+
+
+def test_a_library_made_with_hog_offers_to_find_its_faces_again(
+    qtbot, scanned_with_hog, scanned, tmp_path
+):
+    hog_win, _photos = scanned_with_hog
+    bar = hog_win.library_page.detector_hint
+    qtbot.waitUntil(bar.isVisible, timeout=10_000)
+    assert "found with HOG" in bar.label.text() and "YuNet" in bar.button.text()
+    hog_win.grab().save(str(tmp_path / "detector_hint.png"))
+    bar.close_button.click()
+    assert not bar.isVisible()
+    bar.refresh()  # closed: stays closed for this library while it is open
+    assert not bar.isVisible()
+
+    yunet_win, _photos = scanned  # a new library finds faces with YuNet: nothing to offer
+    assert not yunet_win.library_page.detector_hint.isVisible()
 
 
 def test_find_faces_again_asks_then_runs_with_progress(qtbot, scanned_with_hog, tmp_path):

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from facealbum.ui.context import LibraryContext
+from facealbum.ui.detector_hint import DetectorHint
 from facealbum.ui.image_loader import ImageLoader
 from facealbum.ui.photo_actions import PhotoActions
 from facealbum.ui.photo_grid import PhotoGridModel, PhotoGridView
@@ -113,6 +114,8 @@ class LibraryPage(QWidget):
         copy.clicked.connect(self.actions_helper.copy_selected)
         header.addWidget(copy)
         right_layout.addLayout(header)
+        self.detector_hint = DetectorHint(context)
+        right_layout.addWidget(self.detector_hint)
         right_layout.addWidget(self.grid, 1)
         splitter = QSplitter()
         splitter.addWidget(left)

@@ -1,0 +1,68 @@
+"""A bar on the library page for a library whose faces another detector found than the one
+recommended (a library made with HOG): what it misses, and the button that looks again.
+
+A user who made a library before YuNet would otherwise never learn that Tools ▸ Find faces
+again finds the faces their library lacks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton, QWidget
+
+from facealbum.config import DETECTORS, RECOMMENDED_DETECTOR
+from facealbum.ui import library_tools
+from facealbum.ui.context import LibraryContext
+
+
+class DetectorHint(QFrame):
+    """Shown while the open library's detector is not the recommended one, until closed."""
+
+    def __init__(self, context: LibraryContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._context = context
+        self._dismissed_for: Any = None  # the album the user closed the bar for
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        name, good_at = DETECTORS[RECOMMENDED_DETECTOR]
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self._good_at = f"{name} {good_at}"
+        self.button = QPushButton(f"Find faces again with {name}…")
+        self.button.setProperty("role", "primary")
+        self.button.clicked.connect(self.find_faces_again)
+        self.close_button = QToolButton()
+        self.close_button.setText("✕")
+        self.close_button.setToolTip("Not now (Tools ▸ Find faces again does it later)")
+        self.close_button.clicked.connect(self.dismiss)
+        layout = QHBoxLayout(self)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(self.button)
+        layout.addWidget(self.close_button)
+        context.album_changed.connect(lambda _album: self.refresh())
+        context.scan.finished.connect(lambda _progress: self.refresh())
+        self.refresh()
+
+    def refresh(self) -> None:
+        album = self._context.album
+        detector = album.settings.detector if album is not None else RECOMMENDED_DETECTOR
+        wanted = (
+            detector != RECOMMENDED_DETECTOR
+            and album is not self._dismissed_for
+            and not album.read_only
+            and album.stats()["photos"] > 0
+        )
+        if wanted:
+            used = DETECTORS.get(detector, (detector, ""))[0]
+            self.label.setText(
+                f"The faces of this library were found with {used}. {self._good_at}: "
+                "looking again keeps every name you gave."
+            )
+        self.setVisible(wanted)
+
+    def find_faces_again(self) -> None:
+        library_tools.find_faces_again(self._context, self.window())
+
+    def dismiss(self) -> None:
+        self._dismissed_for = self._context.album
+        self.setVisible(False)
