@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
 from platformdirs import PlatformDirs
 
@@ -64,8 +65,25 @@ def default_workers() -> int:
 
 
 @dataclass(frozen=True)
+class SettingInfo:
+    """How a setting is shown and bounded: its label (with & before the key to reach it),
+    help for a tooltip, and for numbers the range a value is clamped into."""
+
+    label: str
+    help: str
+    low: float | None = None
+    high: float | None = None
+
+
+def _setting(default: Any, label: str, help: str, low: float | None = None,
+             high: float | None = None) -> Any:  # fmt: skip
+    return field(default=default, metadata={"info": SettingInfo(label, help, low, high)})
+
+
+@dataclass(frozen=True)
 class Settings:
-    """Settings of one library, saved as settings.json inside it.
+    """Settings of one library, saved as settings.json inside it; each field is declared
+    here once, with its default, label, help and range (see info()).
 
     They belong to the library rather than the user because a library of museum
     portraits wants other thresholds than a family album.
@@ -73,30 +91,41 @@ class Settings:
 
     # Euclidean distance between dlib encodings under which two faces match
     # (face_recognition's default tolerance).
-    tolerance: float = 0.6
+    tolerance: float = _setting(
+        0.6, "Match &tolerance:", "Lower = stricter matches; 0.6 is the usual default", 0.1, 1.2
+    )
     # One of DETECTORS. A library keeps the detector it was made with until the user finds
     # its faces again with another (faces of one detector are boxed alike).
-    detector: str = DEFAULT_DETECTOR
-    min_face_px: int = DEFAULT_MIN_FACE_PX
+    detector: str = _setting(DEFAULT_DETECTOR, "Face &detector:", "What finds the faces")
+    min_face_px: int = _setting(
+        DEFAULT_MIN_FACE_PX, "&Smallest face:", "Faces narrower than this are ignored", 12, 1000
+    )
     # Scan worker processes; the encoder holds the GIL, so cores need processes.
-    workers: int = 0  # 0 = one per core
+    workers: int = _setting(0, "Scan &workers:", "Processes a scan runs; 0 = one per core", 0, 64)
     # Assign faces very close to a person's confirmed faces without asking.
-    auto_assign: bool = True
+    auto_assign: bool = _setting(True, "", "Assign very close faces to people without asking")
+
+    @staticmethod
+    def info(name: str) -> SettingInfo:
+        """How the setting `name` is shown and bounded."""
+        return next(f.metadata["info"] for f in fields(Settings) if f.name == name)
 
     def effective_workers(self) -> int:
         return self.workers if self.workers > 0 else default_workers()
 
     def validated(self) -> Settings:
-        """A copy with every value clamped into its meaningful range."""
-        detector = self.detector if self.detector in DETECTORS else DEFAULT_DETECTOR
-        return replace(
-            self,
-            tolerance=min(max(float(self.tolerance), 0.1), 1.2),
-            detector=detector,
-            min_face_px=min(max(int(self.min_face_px), 12), 1000),
-            workers=min(max(int(self.workers), 0), 64),
-            auto_assign=bool(self.auto_assign),
-        )
+        """A copy with every value of its type and clamped into its meaningful range."""
+        values: dict[str, Any] = {}
+        for f in fields(self):
+            info, value = f.metadata["info"], getattr(self, f.name)
+            kind = type(f.default)
+            value = kind(value)
+            if info.low is not None:
+                value = kind(min(max(value, info.low), info.high))
+            values[f.name] = value
+        if values["detector"] not in DETECTORS:
+            values["detector"] = DEFAULT_DETECTOR
+        return replace(self, **values)
 
 
 def load_settings(library_dir: Path, defaults: Settings | None = None) -> Settings:

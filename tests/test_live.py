@@ -27,7 +27,6 @@ from facealbum.engine.live import (
     face_crop,
     library_match_fn,
     resize_to_width,
-    similarity,
 )
 from facealbum.engine.types import Box, Match
 
@@ -299,9 +298,11 @@ def test_face_crop_scales_the_face_and_says_where_it_came_from():
 
 
 def test_similarity_is_half_at_the_tolerance():
-    assert similarity(0.0, 0.6) == 1.0
-    assert similarity(0.6, 0.6) == pytest.approx(0.5)
-    assert similarity(1.5, 0.6) == 0.0
+    from facealbum.ui.style import similarity_percent
+
+    assert similarity_percent(0.0, 0.6) == 100
+    assert similarity_percent(0.6, 0.6) == 50
+    assert similarity_percent(1.5, 0.6) == 0
 
 
 class FakeLibrary:

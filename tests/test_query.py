@@ -15,8 +15,11 @@ import pytest
 from PIL import Image
 
 from facealbum.album import Album
+from facealbum.config import Settings
 from facealbum.engine.images import ImageLoadError
 from facealbum.engine.query import LocalQueryAnalyser, ProcessQueryAnalyser, QueryEngineError
+
+DEFAULTS = (Settings.detector, Settings.min_face_px)  # a new library's
 
 
 def _reduced(src: Path, dest: Path, long_side: int) -> Path:
@@ -46,8 +49,8 @@ def _children() -> set[int]:
 
 
 def test_helper_process_finds_the_same_faces_as_the_calling_thread(group_photo):
-    local = LocalQueryAnalyser()
-    isolated = ProcessQueryAnalyser()
+    local = LocalQueryAnalyser(*DEFAULTS)
+    isolated = ProcessQueryAnalyser(*DEFAULTS)
     try:
         pixels = np.asarray(Image.open(group_photo).convert("RGB"))
         for here, there in (
@@ -65,7 +68,7 @@ def test_helper_process_finds_the_same_faces_as_the_calling_thread(group_photo):
 def test_helper_process_reports_bad_input_as_the_calling_thread_does(tmp_path):
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
-    isolated = ProcessQueryAnalyser()
+    isolated = ProcessQueryAnalyser(*DEFAULTS)
     try:
         with pytest.raises(ImageLoadError) as caught:
             isolated.faces_in_file(bad)
@@ -94,7 +97,7 @@ def test_album_starts_one_helper_on_first_use_reuses_it_and_stops_it_on_close(tm
 
 
 def test_a_killed_helper_fails_one_request_clearly_then_a_new_one_answers(portrait):
-    isolated = ProcessQueryAnalyser()
+    isolated = ProcessQueryAnalyser(*DEFAULTS)
     before = _children()
     try:
         assert len(isolated.faces_in_file(portrait)) == 1

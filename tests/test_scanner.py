@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from facealbum.config import Settings
 from facealbum.engine.images import fingerprint, read_photo_bytes
 from facealbum.engine.pool import ProcessPool, WorkerError, WorkerStartError
 from facealbum.engine.scanner import (
@@ -376,7 +377,7 @@ def test_scan_pool_analyses_fails_and_recognises_moved_photos(
     photos = [_disk(lp.path) for lp in good] + [_disk(tmp_path / n) for n in [*bad, moved.name]]
     candidates = {fingerprint(read_photo_bytes(str(moved))): "/old/place/guido_2.jpg"}
 
-    with ScanPool(workers=2) as pool:
+    with ScanPool(2, Settings.detector, Settings.min_face_px) as pool:
         results = {r.path: r for r in pool.run(photos, moved_candidates=candidates)}
 
     assert set(results) == {p.path for p in photos}
@@ -400,7 +401,7 @@ def test_scan_pool_cancel_returns_with_fewer_results(faces_dir: Path, labels) ->
     photos = [_disk(lp.path) for lp in labels]
     cancel = threading.Event()
     results = []
-    with ScanPool(workers=2) as pool:
+    with ScanPool(2, Settings.detector, Settings.min_face_px) as pool:
         for result in pool.run(photos, cancel=cancel):
             results.append(result)
             if len(results) == 2:
@@ -421,7 +422,7 @@ def test_scan_pool_pause_holds_photos_until_resumed(tmp_path: Path) -> None:
         done_while_paused.append(len(results))
         pause.clear()
 
-    with ScanPool(workers=2) as pool:
+    with ScanPool(2, Settings.detector, Settings.min_face_px) as pool:
         for result in pool.run(photos, pause=pause):
             if not results:
                 pause.set()

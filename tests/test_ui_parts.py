@@ -95,6 +95,22 @@ def test_settings_dialog_returns_validated_settings(qtbot):
     assert result == Settings(tolerance=0.5, detector="hog", min_face_px=80, auto_assign=True)
 
 
+def test_settings_dialog_and_validation_share_each_settings_range(qtbot):
+    from facealbum.ui.settings_dialog import SettingsDialog
+
+    dialog = SettingsDialog(Settings())
+    qtbot.addWidget(dialog)
+    editors = {"tolerance": dialog.tolerance, "min_face_px": dialog.min_face,
+               "workers": dialog.workers}  # fmt: skip
+    for name, editor in editors.items():
+        info = Settings.info(name)
+        assert (editor.minimum(), editor.maximum()) == (info.low, info.high), name
+        assert editor.toolTip() == info.help
+        below = Settings(**{name: info.low - 1}).validated()
+        above = Settings(**{name: info.high + 1}).validated()
+        assert (getattr(below, name), getattr(above, name)) == (info.low, info.high), name
+
+
 @dataclass(frozen=True)
 class _Info:
     id: int

@@ -18,7 +18,6 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from facealbum.config import DEFAULT_DETECTOR, DEFAULT_MIN_FACE_PX
 from facealbum.engine.types import Face
 
 __all__ = [
@@ -115,9 +114,7 @@ class LocalQueryAnalyser:
     """Runs in the calling thread, with one FaceEngine per thread (dlib objects are never
     shared between threads)."""
 
-    def __init__(
-        self, detector: str = DEFAULT_DETECTOR, min_face_px: int = DEFAULT_MIN_FACE_PX
-    ) -> None:
+    def __init__(self, detector: str, min_face_px: int) -> None:
         self._detector = detector
         self._min_face_px = int(min_face_px)
         self._per_thread = threading.local()
@@ -155,9 +152,7 @@ class ProcessQueryAnalyser:
     close() stops the helper, interrupting a request still running (it raises too).
     """
 
-    def __init__(
-        self, detector: str = DEFAULT_DETECTOR, min_face_px: int = DEFAULT_MIN_FACE_PX
-    ) -> None:
+    def __init__(self, detector: str, min_face_px: int) -> None:
         from facealbum.engine.pool import ProcessPool
 
         setup = functools.partial(_query_setup, detector, int(min_face_px))
@@ -198,10 +193,7 @@ class ProcessQueryAnalyser:
 
 
 def make_query_analyser(
-    detector: str = DEFAULT_DETECTOR,
-    min_face_px: int = DEFAULT_MIN_FACE_PX,
-    *,
-    isolated: bool = False,
+    detector: str, min_face_px: int, *, isolated: bool = False
 ) -> QueryAnalyser:
     """A ProcessQueryAnalyser when `isolated` (GUI), else a LocalQueryAnalyser (CLI)."""
     if isolated:

@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from facealbum.config import DEFAULT_DETECTOR, DEFAULT_MIN_FACE_PX
 from facealbum.engine.images import PHOTO_EXTENSIONS
 from facealbum.engine.pool import ProcessPool, WorkerError, WorkerStartError
 from facealbum.engine.types import PhotoAnalysis
@@ -362,8 +361,8 @@ class ScanPool:
     def __init__(
         self,
         workers: int,
-        detector: str = DEFAULT_DETECTOR,
-        min_face_px: int = DEFAULT_MIN_FACE_PX,
+        detector: str,
+        min_face_px: int,
     ) -> None:
         setup = functools.partial(_photo_handler, detector, min_face_px)
         # Two photos per worker: one running, one waiting, so no worker idles between

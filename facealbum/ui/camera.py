@@ -24,9 +24,10 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from facealbum.engine.live import LiveFace, LiveFrame, LiveMatch, LivePipeline, similarity
+from facealbum.config import Settings
+from facealbum.engine.live import LiveFace, LiveFrame, LiveMatch, LivePipeline
 from facealbum.ui.image_loader import ImageLoader
-from facealbum.ui.style import ACCENT
+from facealbum.ui.style import ACCENT, similarity_percent
 
 POLL_MS = 15  # look for a new frame about 60 times a second
 CARD_THUMB = 44  # face thumbnails beside each live face
@@ -104,7 +105,7 @@ class CameraView(QWidget):
         self._image: QImage | None = None
         self._pixels: np.ndarray | None = None  # the memory under _image
         self._last_main: tuple = ()
-        self.tolerance = 0.6
+        self.tolerance = Settings.tolerance  # the library's, once one is chosen
         self.displayed_frames = 0
         self._timer = QTimer(self)
         self._timer.setInterval(POLL_MS)
@@ -209,7 +210,7 @@ class CameraView(QWidget):
             p.drawText(QPointF(text_x, top + 17), name)
             p.setFont(small)
             p.setPen(QColor(210, 230, 235))
-            percent = round(similarity(m.match.distance, self.tolerance) * 100)
+            percent = similarity_percent(m.match.distance, self.tolerance)
             p.drawText(QPointF(text_x, top + 36), f"{percent}% alike")
 
 
@@ -221,7 +222,7 @@ class MatchPanel(QWidget):
         self._thumbs = thumbnails
         self._thumbs.loader.ready.connect(lambda _key: self.update())
         self._matches: tuple[LiveMatch, ...] = ()
-        self.tolerance = 0.6
+        self.tolerance = Settings.tolerance  # the library's, once one is chosen
         self.placeholder = "Look-alikes appear here when a face is in view."
         self.setMinimumWidth(240)
         self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Expanding)
@@ -273,7 +274,7 @@ class MatchPanel(QWidget):
         name = p.fontMetrics().elidedText(match_label(m), Qt.TextElideMode.ElideRight, int(width))
         p.drawText(QPointF(x, y + 20), name)
         p.setFont(self.font())
-        percent = round(similarity(m.match.distance, self.tolerance) * 100)
+        percent = similarity_percent(m.match.distance, self.tolerance)
         p.setPen(QColor(ACCENT))
         p.drawText(QPointF(x, y + 42), f"{percent}% alike")
         self._draw_bar(p, QRectF(x, y + 50, width, 6), percent / 100)

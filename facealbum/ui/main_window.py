@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from facealbum.album import StoreError
+from facealbum.engine.images import PHOTO_EXTENSIONS
 from facealbum.ui import library_tools
 from facealbum.ui.context import LibraryContext
 from facealbum.ui.dialogs import describe_error, show_error
@@ -44,7 +45,6 @@ from facealbum.ui.style import plural
 from facealbum.ui.tasks import run_task
 
 log = logging.getLogger(__name__)
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".heic", ".heif", ".webp", ".bmp", ".tif", ".tiff"}
 PAGES = ("Library", "People", "Search", "Look-alike")
 
 
@@ -470,7 +470,7 @@ class MainWindow(QMainWindow):
             if path.is_dir():
                 self.show_page(PAGES.index("Library"))
                 self.library_page.add_folder(path)
-            elif path.suffix.lower() in IMAGE_SUFFIXES:
+            elif path.suffix.lower() in PHOTO_EXTENSIONS:
                 self.search_file(path)
                 return
             else:

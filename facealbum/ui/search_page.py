@@ -21,11 +21,12 @@ from PySide6.QtWidgets import (
 )
 
 from facealbum.album_types import readable_path
+from facealbum.config import Settings
 from facealbum.ui.context import LibraryContext
 from facealbum.ui.dialogs import copy_files, describe_error
 from facealbum.ui.face_canvas import CanvasFace, FaceCanvas
 from facealbum.ui.image_loader import ImageLoader, pil_to_qimage
-from facealbum.ui.style import plural, similarity_percent
+from facealbum.ui.style import photo_file_filter, plural, similarity_percent
 from facealbum.ui.tasks import run_task
 from facealbum.ui.thumbnails import make_photo_thumbnail
 from facealbum.ui.tiles import Tile, TileModel, TileView
@@ -194,7 +195,7 @@ class SearchPage(QWidget):
         self.results_model.set_tiles([])
         self.query = None
         self._request += 1
-        tolerance = album.settings.tolerance if album is not None else 0.6
+        tolerance = album.settings.tolerance if album is not None else Settings.tolerance
         self.slider.blockSignals(True)
         self.slider.setValue(round(tolerance * 100))
         self.slider.blockSignals(False)
@@ -206,7 +207,7 @@ class SearchPage(QWidget):
             self,
             "Find the people in a photo",
             str(Path.home()),
-            "Images (*.jpg *.jpeg *.png *.heic *.heif *.webp *.bmp *.tif *.tiff);;All files (*)",
+            photo_file_filter(),
         )
         if path:
             self.search_source(Path(path))

@@ -28,34 +28,29 @@ class SettingsDialog(QDialog):
         form = QFormLayout(self)
 
         self.tolerance = QDoubleSpinBox()
-        self.tolerance.setRange(0.1, 1.2)
         self.tolerance.setSingleStep(0.02)
         self.tolerance.setDecimals(2)
+        self._add(form, "tolerance", self.tolerance)
         self.tolerance.setValue(settings.tolerance)
-        self.tolerance.setToolTip("Lower = stricter matches; 0.6 is the usual default")
-        form.addRow("Match &tolerance:", self.tolerance)
 
         self.detector = QComboBox()
         for key, (name, good_at) in DETECTORS.items():
             best = " (recommended)" if key == RECOMMENDED_DETECTOR else ""
             self.detector.addItem(f"{name}: {good_at}{best}", key)
         self.detector.setCurrentIndex(max(0, self.detector.findData(settings.detector)))
-        form.addRow("Face &detector:", self.detector)
+        self._add(form, "detector", self.detector)
 
         self.min_face = QSpinBox()
-        self.min_face.setRange(12, 1000)
         self.min_face.setSuffix(" px")
+        self._add(form, "min_face_px", self.min_face)
         self.min_face.setValue(settings.min_face_px)
-        self.min_face.setToolTip("Faces narrower than this are ignored")
-        form.addRow("&Smallest face:", self.min_face)
 
         self.workers = QSpinBox()
-        self.workers.setRange(0, 64)
         self.workers.setSpecialValueText(f"Automatic ({default_workers()})")
+        self._add(form, "workers", self.workers)
         self.workers.setValue(settings.workers)
-        form.addRow("Scan &workers:", self.workers)
 
-        self.auto_assign = QCheckBox("Assign very close faces to people without asking")
+        self.auto_assign = QCheckBox(Settings.info("auto_assign").help)
         self.auto_assign.setChecked(settings.auto_assign)
         form.addRow("", self.auto_assign)
 
@@ -79,6 +74,15 @@ class SettingsDialog(QDialog):
         )
         form.addRow(buttons)
         self.setWindowModality(Qt.WindowModality.WindowModal)
+
+    @staticmethod
+    def _add(form: QFormLayout, name: str, editor: QWidget) -> None:
+        """A row for the setting `name`: its label, help and range as config declares them."""
+        info = Settings.info(name)
+        editor.setToolTip(info.help)
+        if info.low is not None:
+            editor.setRange(info.low, info.high)  # type: ignore[attr-defined]
+        form.addRow(info.label, editor)
 
     def _show(self, s: Settings) -> None:
         self.tolerance.setValue(s.tolerance)

@@ -7,6 +7,8 @@ from functools import lru_cache
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPixmap
 
+from facealbum.engine.images import PHOTO_EXTENSIONS
+
 ACCENT = "#2a8c9e"
 
 STYLE_SHEET = f"""
@@ -52,8 +54,15 @@ def format_duration(seconds: float | None) -> str:
 
 
 def similarity_percent(distance: float, tolerance: float) -> int:
-    """A friendly 0-100 score: 100 = identical encoding, 0 = at twice the tolerance."""
+    """A friendly 0-100 score: 100 = identical encodings, 50 = at the tolerance, 0 = twice
+    as far (the look-alike camera's reach)."""
     return int(round(max(0.0, min(1.0, 1 - distance / (2 * tolerance))) * 100))
+
+
+def photo_file_filter() -> str:
+    """A file dialog's filter for every kind of photo facealbum reads."""
+    patterns = " ".join(f"*{ext}" for ext in sorted(PHOTO_EXTENSIONS))
+    return f"Photos ({patterns});;All files (*)"
 
 
 def plural(n: int, word: str) -> str:

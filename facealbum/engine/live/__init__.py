@@ -33,7 +33,6 @@ from facealbum.engine.live.results import (
     LiveMatch,
     MatchFn,
     library_match_fn,
-    similarity,
 )
 from facealbum.engine.live.slots import LatestSlot
 from facealbum.engine.live.sources import FrameSource, SourceError, probe_cameras
@@ -59,5 +58,4 @@ __all__ = [
     "library_match_fn",
     "probe_cameras",
     "resize_to_width",
-    "similarity",
 ]

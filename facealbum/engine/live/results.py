@@ -42,7 +42,7 @@ def library_match_fn(library: Any, top: int = 3) -> MatchFn:
     """Matches from a library with the facade's similar_to_encoding() and face().
 
     Look-alikes are wanted, not only the same person: faces up to twice the library's
-    tolerance count (similarity() reaches 0 there).
+    tolerance count (the similarity shown reaches 0% there).
     """
     reach = 2.0 * float(library.settings.tolerance)
 
@@ -55,8 +55,3 @@ def library_match_fn(library: Any, top: int = 3) -> MatchFn:
         return out
 
     return match
-
-
-def similarity(distance: float, tolerance: float) -> float:
-    """0..1 for display: 1 = identical encodings, 0.5 = at the tolerance, 0 = twice as far."""
-    return max(0.0, min(1.0, 1.0 - distance / (2.0 * tolerance)))
