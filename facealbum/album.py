@@ -286,12 +286,7 @@ class Album(PeopleMixin):
             if folder in other.parents:
                 inner.append(fid)
         with self._store.write() as conn:
-            folder_id = conn.execute("INSERT INTO folders (path) VALUES (?)", (text,)).lastrowid
-            for fid in inner:
-                conn.execute(
-                    "UPDATE photos SET folder_id = ? WHERE folder_id = ?", (folder_id, fid)
-                )
-                conn.execute("DELETE FROM folders WHERE id = ?", (fid,))
+            folder_id = scan_writes.add_folder(conn, text, inner)
         return self._folder_info(folder_id)
 
     def remove_folder(self, path_or_id: str | Path | int) -> int:
@@ -318,18 +313,13 @@ class Album(PeopleMixin):
         raise LibraryError(f"no library folder with id {folder_id}")
 
     def _folder_paths(self) -> list[tuple[int, Path]]:
-        return [
-            (r[0], Path(r[1])) for r in self._store.conn.execute("SELECT id, path FROM folders")
-        ]
+        return [(fid, Path(path)) for fid, path in queries.folder_paths(self._store.conn)]
 
     def _find_folder(self, path_or_id: str | Path | int) -> int:
         if isinstance(path_or_id, int):
-            row = self._store.conn.execute(
-                "SELECT id FROM folders WHERE id = ?", (path_or_id,)
-            ).fetchone()
-            if row is None:
+            if not queries.folder_exists(self._store.conn, path_or_id):
                 raise LibraryError(f"no library folder with id {path_or_id}")
-            return row[0]
+            return path_or_id
         wanted = {str(Path(path_or_id).expanduser().absolute())}
         try:
             wanted.add(str(Path(path_or_id).expanduser().resolve()))

@@ -94,6 +94,10 @@ class PeopleMixin:
         """Photos showing all of these people together."""
         return pq.photos_with(self._store.conn, person_ids)
 
+    def person_faces(self, person_id: int) -> list[int]:
+        """The faces of a person, by id."""
+        return pq.faces_of_person(self._store.conn, person_id)
+
     def not_a_face_ids(self) -> list[int]:
         """Every face the user marked "not a face", by id."""
         return pq.not_a_face_ids(self._store.conn)
@@ -140,8 +144,8 @@ class PeopleMixin:
 
     @staticmethod
     def _photo_name(conn: sqlite3.Connection, photo_id: int) -> str:
-        row = conn.execute("SELECT path FROM photos WHERE id = ?", (photo_id,)).fetchone()
-        return Path(row[0]).name if row else f"photo {photo_id}"
+        path = pq.photo_path(conn, photo_id)
+        return Path(path).name if path else f"photo {photo_id}"
 
     @staticmethod
     def _clean_name(name: str) -> str:
@@ -199,19 +203,11 @@ class PeopleMixin:
             moved: list[int] = []
             for source in sources:
                 self._require_person(conn, source)
-                faces = [
-                    r[0]
-                    for r in conn.execute("SELECT id FROM faces WHERE person_id = ?", (source,))
-                ]
+                faces = pq.faces_of_person(conn, source)
                 refused = {f for f, p in pq.rejections_of(conn, faces) if p == target_id}
                 keep = [f for f in faces if f not in refused]
                 self._check_same_photo(conn, pq.photos_of_faces(conn, keep), target_id)
-                carried = [
-                    (f, target_id)
-                    for (f,) in conn.execute(
-                        "SELECT face_id FROM rejections WHERE person_id = ?", (source,)
-                    ).fetchall()
-                ]
+                carried = [(f, target_id) for f in pq.rejected_for(conn, source)]
                 pw.add_rejections(conn, rec, carried)
                 pw.set_person(conn, rec, keep, target_id, "user")
                 moved += faces
@@ -237,7 +233,7 @@ class PeopleMixin:
 
     def set_group_hidden(self, group_id: int, hidden: bool) -> None:
         with self._action("Hide a group" if hidden else "Show a group") as (conn, rec):
-            if conn.execute("SELECT 1 FROM face_groups WHERE id = ?", (group_id,)).fetchone():
+            if pq.group_exists(conn, group_id):
                 pw.set_group_hidden(conn, rec, group_id, hidden)
             else:
                 raise LibraryError(f"no group with id {group_id}")
@@ -245,8 +241,8 @@ class PeopleMixin:
     def set_cover(self, person_id: int, face_id: int) -> None:
         with self._action("Choose a cover") as (conn, rec):
             name = self._require_person(conn, person_id)
-            row = conn.execute("SELECT person_id FROM faces WHERE id = ?", (face_id,)).fetchone()
-            if row is None or row[0] != person_id:
+            owners = pq.people_of_faces(conn, [face_id])
+            if owners.get(face_id) != person_id:
                 raise LibraryError(f"face {face_id} is not {name}")
             pw.update_person(conn, rec, person_id, cover_face_id=face_id)
 
@@ -261,14 +257,7 @@ class PeopleMixin:
             rec.description = f"Assign {_faces(len(face_ids))} to {name}"
             photos = self._require_faces(conn, face_ids)
             self._check_same_photo(conn, photos, person_id)
-            old = {
-                r[0]
-                for r in conn.execute(
-                    f"SELECT DISTINCT person_id FROM faces WHERE id IN ({pq.marks(len(face_ids))})"
-                    " AND person_id IS NOT NULL",
-                    face_ids,
-                )
-            }
+            old = {p for p in pq.people_of_faces(conn, face_ids).values() if p is not None}
             # The user's word now overrides an earlier "not this person" or "not a face".
             pw.drop_rejections(conn, rec, [(f, person_id) for f in face_ids])
             unmarked = pq.not_a_face_ids(conn, face_ids)
@@ -290,12 +279,7 @@ class PeopleMixin:
             return
         grouping = self._grouping()
         with self._action("Remove faces") as (conn, rec):
-            owner: dict[int, int] = {}
-            for part in pq.chunks(face_ids):
-                rows = conn.execute(
-                    f"SELECT id, person_id FROM faces WHERE id IN ({pq.marks(len(part))})", part
-                )
-                owner.update(rows.fetchall())
+            owner = pq.people_of_faces(conn, face_ids)
             for face_id in face_ids:
                 if face_id not in owner:
                     raise LibraryError(f"no face with id {face_id}")
@@ -317,8 +301,7 @@ class PeopleMixin:
         with self._action("Reject a face") as (conn, rec):
             name = self._require_person(conn, person_id)
             self._require_faces(conn, [face_id])
-            current = conn.execute("SELECT person_id FROM faces WHERE id = ?", (face_id,))
-            was_theirs = current.fetchone()[0] == person_id
+            was_theirs = pq.people_of_faces(conn, [face_id])[face_id] == person_id
             pw.add_rejections(conn, rec, [(face_id, person_id)])
             rec.description = f"Remove a face from {name}" if was_theirs else f"Not {name}"
             if was_theirs:
@@ -428,12 +411,7 @@ class PeopleMixin:
     ) -> None:
         """A cover face that left its person stops being their cover."""
         for pid in person_ids:
-            row = conn.execute(
-                "SELECT 1 FROM people p JOIN faces f ON f.id = p.cover_face_id"
-                " WHERE p.id = ? AND f.person_id IS NOT p.id",
-                (pid,),
-            ).fetchone()
-            if row is not None:
+            if pq.cover_left_person(conn, pid):
                 pw.update_person(conn, rec, pid, cover_face_id=None)
 
     # -- undo -----------------------------------------------------------------------------
@@ -526,6 +504,6 @@ def _current_suggestions(
 ) -> dict[int, Suggestion]:
     """face id -> its suggestion now, hidden people's included."""
     out = {s.face_id: s for s in pq.suggestions(conn, None, face_ids)}
-    for (pid,) in conn.execute("SELECT id FROM people WHERE hidden = 1").fetchall():
+    for pid in pq.hidden_people(conn):
         out.update({s.face_id: s for s in pq.suggestions(conn, pid, face_ids)})
     return out

@@ -258,15 +258,12 @@ class ScanJob:
         def write(conn) -> scan_writes.FaceChanges:
             for result in batch:
                 # One photo that cannot be stored fails alone, not its whole batch.
-                conn.execute("SAVEPOINT photo")
                 try:
-                    photo_id, change = self._write(conn, result, errors, retry)
+                    with self.store.step(conn):
+                        photo_id, change = self._write(conn, result, errors, retry)
                 except (sqlite3.IntegrityError, ValueError) as e:
-                    conn.execute("ROLLBACK TO photo")
                     errors.append(f"{readable_path(result.path)}: could not be stored: {e}")
                     continue
-                finally:
-                    conn.execute("RELEASE photo")
                 if photo_id is not None:
                     committed.append(photo_id)
                 changes.extend(change)

@@ -13,7 +13,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from facealbum.db.queries import chunks, marks
+from facealbum.db import queries
 from facealbum.engine.types import Box
 from facealbum.xmp import (
     FaceRegion,
@@ -59,14 +59,8 @@ def match_regions(
 def read_hints(conn: sqlite3.Connection, face_ids: Sequence[int]) -> list[tuple[int, str]]:
     """Names from the XMP of the photos these faces are in, matched to the faces."""
     by_photo: dict[str, list[tuple[int, Box]]] = {}
-    for part in chunks(list(face_ids)):
-        rows = conn.execute(
-            "SELECT f.id, p.path, f.box_left, f.box_top, f.box_right, f.box_bottom"
-            f" FROM faces f JOIN photos p ON p.id = f.photo_id WHERE f.id IN ({marks(len(part))})",
-            part,
-        )
-        for face_id, path, *box in rows:
-            by_photo.setdefault(path, []).append((face_id, Box(*box)))
+    for face_id, path, box in queries.face_boxes(conn, face_ids):
+        by_photo.setdefault(path, []).append((face_id, box))
     hints: list[tuple[int, str]] = []
     for path, faces in by_photo.items():
         try:
@@ -80,12 +74,7 @@ def read_hints(conn: sqlite3.Connection, face_ids: Sequence[int]) -> list[tuple[
 
 
 def named_regions(conn: sqlite3.Connection, photo_id: int) -> list[FaceRegion]:
-    rows = conn.execute(
-        "SELECT pe.name, f.box_left, f.box_top, f.box_right, f.box_bottom FROM faces f"
-        " JOIN people pe ON pe.id = f.person_id WHERE f.photo_id = ? ORDER BY f.box_left",
-        (photo_id,),
-    )
-    return [FaceRegion(r[0], Box(*r[1:])) for r in rows]
+    return [FaceRegion(name, box) for name, box in queries.named_boxes(conn, photo_id)]
 
 
 def export(
@@ -95,18 +84,11 @@ def export(
 ) -> int:
     """Write the sidecars; each failure is reported as one line. Returns how many written."""
     if photo_ids is None:
-        photo_ids = [
-            r[0]
-            for r in conn.execute(
-                "SELECT DISTINCT photo_id FROM faces WHERE person_id IS NOT NULL ORDER BY 1"
-            )
-        ]
+        photo_ids = queries.photos_with_names(conn)
     written = 0
     tidied: set[Path] = set()
     for photo_id in photo_ids:
-        row = conn.execute(
-            "SELECT path, width, height FROM photos WHERE id = ? AND status = 'ok'", (photo_id,)
-        ).fetchone()
+        row = queries.analysed_photo_size(conn, photo_id)
         if row is None:
             on_error(f"photo {photo_id}: not a scanned photo of this library")
             continue

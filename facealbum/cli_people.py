@@ -97,13 +97,6 @@ def _face_rows(album: Album, face_ids: list[int] | tuple[int, ...]) -> list[dict
     ]
 
 
-def _person_faces(album: Album, person_id: int) -> list[int]:
-    rows = album.store.conn.execute(
-        "SELECT id FROM faces WHERE person_id = ? ORDER BY id", (person_id,)
-    )
-    return [r[0] for r in rows]
-
-
 def cmd_people(album: Album, args: argparse.Namespace) -> int:
     people = album.people(include_hidden=args.all)
     if args.json:
@@ -116,7 +109,7 @@ def cmd_people(album: Album, args: argparse.Namespace) -> int:
                     "face_count": p.face_count,
                     "photo_count": p.photo_count,
                     "cover_face_id": p.cover_face_id,
-                    "faces": _face_rows(album, _person_faces(album, p.id)),
+                    "faces": _face_rows(album, album.person_faces(p.id)),
                 }
                 for p in people
             ]

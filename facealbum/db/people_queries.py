@@ -278,6 +278,41 @@ def people_of_faces(conn: sqlite3.Connection, face_ids: Sequence[int]) -> dict[i
     return out
 
 
+def faces_of_person(conn: sqlite3.Connection, person_id: int) -> list[int]:
+    rows = conn.execute("SELECT id FROM faces WHERE person_id = ? ORDER BY id", (person_id,))
+    return [r[0] for r in rows]
+
+
+def rejected_for(conn: sqlite3.Connection, person_id: int) -> list[int]:
+    """The faces the user said are not this person."""
+    rows = conn.execute("SELECT face_id FROM rejections WHERE person_id = ?", (person_id,))
+    return [r[0] for r in rows]
+
+
+def group_exists(conn: sqlite3.Connection, group_id: int) -> bool:
+    row = conn.execute("SELECT 1 FROM face_groups WHERE id = ?", (group_id,)).fetchone()
+    return row is not None
+
+
+def hidden_people(conn: sqlite3.Connection) -> list[int]:
+    return [r[0] for r in conn.execute("SELECT id FROM people WHERE hidden = 1")]
+
+
+def cover_left_person(conn: sqlite3.Connection, person_id: int) -> bool:
+    """Whether the person's cover face now belongs to someone else (or to nobody)."""
+    row = conn.execute(
+        "SELECT 1 FROM people p JOIN faces f ON f.id = p.cover_face_id"
+        " WHERE p.id = ? AND f.person_id IS NOT p.id",
+        (person_id,),
+    ).fetchone()
+    return row is not None
+
+
+def photo_path(conn: sqlite3.Connection, photo_id: int) -> str | None:
+    row = conn.execute("SELECT path FROM photos WHERE id = ?", (photo_id,)).fetchone()
+    return row[0] if row else None
+
+
 def rejections_of(conn: sqlite3.Connection, face_ids: Sequence[int]) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
     for part in chunks(list(face_ids)):

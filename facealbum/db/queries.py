@@ -32,6 +32,15 @@ def marks(n: int) -> str:
     return ",".join("?" * n)
 
 
+def folder_paths(conn: sqlite3.Connection) -> list[tuple[int, str]]:
+    """(id, path) of every library folder."""
+    return conn.execute("SELECT id, path FROM folders").fetchall()
+
+
+def folder_exists(conn: sqlite3.Connection, folder_id: int) -> bool:
+    return conn.execute("SELECT 1 FROM folders WHERE id = ?", (folder_id,)).fetchone() is not None
+
+
 def folders(conn: sqlite3.Connection) -> list[tuple[int, str, int, int]]:
     """(id, path, photo_count, face_count) of every folder, by path; faces marked not a
     face are not counted."""
@@ -188,6 +197,45 @@ def known_photos(
         sql += " AND path >= ? AND path < ?"
         args += [under, under[:-1] + chr(ord(under[-1]) + 1)]
     return {from_db(r[0], r[6]): r[1:6] for r in conn.execute(sql, args)}
+
+
+def face_boxes(conn: sqlite3.Connection, face_ids: Sequence[int]) -> list[tuple[int, str, Box]]:
+    """(face id, its photo's path, its box) of each of these faces."""
+    out: list[tuple[int, str, Box]] = []
+    for part in chunks(list(face_ids)):
+        rows = conn.execute(
+            "SELECT f.id, p.path, f.box_left, f.box_top, f.box_right, f.box_bottom"
+            f" FROM faces f JOIN photos p ON p.id = f.photo_id WHERE f.id IN ({marks(len(part))})",
+            part,
+        )
+        out += [(face_id, path, Box(*box)) for face_id, path, *box in rows]
+    return out
+
+
+def named_boxes(conn: sqlite3.Connection, photo_id: int) -> list[tuple[str, Box]]:
+    """(name, box) of the named faces of a photo, left to right."""
+    rows = conn.execute(
+        "SELECT pe.name, f.box_left, f.box_top, f.box_right, f.box_bottom FROM faces f"
+        " JOIN people pe ON pe.id = f.person_id WHERE f.photo_id = ? ORDER BY f.box_left",
+        (photo_id,),
+    )
+    return [(r[0], Box(*r[1:])) for r in rows]
+
+
+def photos_with_names(conn: sqlite3.Connection) -> list[int]:
+    """The photos with at least one named face, by id."""
+    rows = conn.execute(
+        "SELECT DISTINCT photo_id FROM faces WHERE person_id IS NOT NULL ORDER BY 1"
+    )
+    return [r[0] for r in rows]
+
+
+def analysed_photo_size(conn: sqlite3.Connection, photo_id: int) -> tuple[str, int, int] | None:
+    """(path, width, height) of a photo analysed without error; None for any other."""
+    row = conn.execute(
+        "SELECT path, width, height FROM photos WHERE id = ? AND status = 'ok'", (photo_id,)
+    ).fetchone()
+    return None if row is None else (row[0], row[1], row[2])
 
 
 def most_used_detector(conn: sqlite3.Connection) -> tuple[bool, str | None]:

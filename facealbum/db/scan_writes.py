@@ -426,6 +426,16 @@ def remove_photos(conn: sqlite3.Connection, paths: Iterable[str]) -> FaceChanges
     return changes
 
 
+def add_folder(conn: sqlite3.Connection, path: str, absorbed: Iterable[int]) -> int:
+    """A new library folder, by id; the library folders inside it (`absorbed`) hand it
+    their photos and go."""
+    folder_id = conn.execute("INSERT INTO folders (path) VALUES (?)", (path,)).lastrowid
+    for inner in absorbed:
+        conn.execute("UPDATE photos SET folder_id = ? WHERE folder_id = ?", (folder_id, inner))
+        conn.execute("DELETE FROM folders WHERE id = ?", (inner,))
+    return folder_id
+
+
 def remove_folder(conn: sqlite3.Connection, folder_id: int) -> FaceChanges:
     changes = _delete_photos_where(conn, "folder_id = ?", (folder_id,))
     conn.execute("DELETE FROM folders WHERE id = ?", (folder_id,))

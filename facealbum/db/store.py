@@ -283,6 +283,20 @@ class Store:
                     raise
                 raise translated from e
 
+    @staticmethod
+    @contextmanager
+    def step(conn: sqlite3.Connection) -> Iterator[None]:
+        """A step inside a write transaction that is undone alone when it raises (the
+        error goes on), so that one bad item need not cost its whole batch."""
+        conn.execute("SAVEPOINT step")
+        try:
+            yield
+        except BaseException:
+            conn.execute("ROLLBACK TO step")
+            raise
+        finally:
+            conn.execute("RELEASE step")
+
     @property
     def writer_lock(self) -> threading.RLock:
         """Held by every write; hold it longer to keep derived data (the index) in step."""
