@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from facealbum.album import Album  # noqa: E402
 from facealbum.db import scan_writes  # noqa: E402
 from facealbum.engine.index import FaceIndex  # noqa: E402
-from facealbum.engine.types import Box, Face, PhotoAnalysis  # noqa: E402
+from facealbum.model import Box, Face, PhotoAnalysis  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "open_library.json"
 FACES_PER_PHOTO = 2

@@ -20,19 +20,21 @@ import numpy as np
 
 from facealbum import config
 from facealbum.album_people import PeopleMixin
-from facealbum.album_types import (
-    FaceInfo,
-    FolderInfo,
-    LibraryError,
-    PhotoInfo,
-    ScanProgress,
-)
 from facealbum.db import backup as db_backup
 from facealbum.db import queries, scan_writes
 from facealbum.db.migrations import MigrationError
 from facealbum.db.store import Store, StoreBusy, StoreError, os_failure
 from facealbum.engine.scanner import DETECTOR_BEFORE_RECORDED
-from facealbum.engine.types import ENCODING_DIM, Face, Match
+from facealbum.model import (
+    ENCODING_DIM,
+    Face,
+    FaceInfo,
+    FolderInfo,
+    LibraryError,
+    Match,
+    PhotoInfo,
+    ScanProgress,
+)
 
 if TYPE_CHECKING:
     from facealbum.engine.index import FaceIndex

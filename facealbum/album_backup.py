@@ -10,9 +10,9 @@ import shutil
 from pathlib import Path
 
 from facealbum import config
-from facealbum.album_types import LibraryError
 from facealbum.db import backup as db_backup
 from facealbum.db.backup import BackupInfo
+from facealbum.model import LibraryError
 
 __all__ = ["BackupInfo", "backups", "restore"]
 

@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from facealbum.album_grouping import WRITE_BATCH, Batches, Grouping
-from facealbum.album_types import FaceInfo, GroupInfo, LibraryError, PersonInfo, Suggestion
 from facealbum.db import people_queries as pq
 from facealbum.db import people_writes as pw
 from facealbum.db import queries
+from facealbum.model import FaceInfo, GroupInfo, LibraryError, PersonInfo, Suggestion
 
 if TYPE_CHECKING:
     from facealbum.config import Settings

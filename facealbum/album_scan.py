@@ -14,13 +14,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from facealbum.album_types import (
-    HeldBack,
-    LibraryError,
-    OfflineFolder,
-    ScanProgress,
-    readable_path,
-)
 from facealbum.db import queries, scan_writes
 from facealbum.engine.faces import usable_detector
 from facealbum.engine.scanner import (
@@ -36,6 +29,13 @@ from facealbum.engine.scanner import (
     WorkerStartError,
     is_under,
     plan_scan,
+)
+from facealbum.model import (
+    HeldBack,
+    LibraryError,
+    OfflineFolder,
+    ScanProgress,
+    readable_path,
 )
 
 if TYPE_CHECKING:

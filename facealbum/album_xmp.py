@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from facealbum.db import queries
-from facealbum.engine.types import Box
+from facealbum.model import Box
 from facealbum.xmp import (
     FaceRegion,
     XmpError,

@@ -21,15 +21,15 @@ from facealbum import config
 
 if TYPE_CHECKING:
     from facealbum.album import Album
-    from facealbum.album_types import ScanProgress
+    from facealbum.model import ScanProgress
 
 PROG = "facealbum"
 EX_TEMPFAIL = 75  # sysexits.h: the library is busy, the same command may work later
 
 
 def readable_path(path: str) -> str:
-    """A path fit to print (see album_types.readable_path; imported late to keep start-up light)."""
-    from facealbum.album_types import readable_path as readable
+    """A path fit to print (see model.readable_path; imported late to keep start-up light)."""
+    from facealbum.model import readable_path as readable
 
     return readable(path)
 

@@ -252,7 +252,7 @@ def cmd_suggestions(album: Album, args: argparse.Namespace) -> int:
         return 0
     if not found:
         print("no suggestions")
-    from facealbum.album_types import readable_path
+    from facealbum.model import readable_path
 
     for s in found:
         face = album.face(s.face_id)

@@ -12,7 +12,7 @@ import numpy as np
 
 from facealbum.album import Album
 from facealbum.db import scan_writes
-from facealbum.engine.types import Box, Face, PhotoAnalysis
+from facealbum.model import Box, Face, PhotoAnalysis
 
 BOX = Box(0.2, 0.2, 0.5, 0.6)
 

@@ -13,8 +13,8 @@ from library_builder import GROUP, NO_FACE, OBAMA, OTHERS, build_folder, corrupt
 from library_builder import reduced_copy as reduced
 
 from facealbum.album import Album, LibraryError
-from facealbum.album_types import ScanProgress
 from facealbum.engine.images import ImageLoadError
+from facealbum.model import ScanProgress
 
 pytestmark = pytest.mark.slow
 
@@ -259,7 +259,7 @@ def test_settings_are_saved_with_the_library(tmp_path: Path):
 
 def test_faces_written_by_another_process_are_never_hidden_by_a_stale_index(tmp_path: Path):
     from facealbum.db import scan_writes
-    from facealbum.engine.types import Box, Face, PhotoAnalysis
+    from facealbum.model import Box, Face, PhotoAnalysis
 
     def add_photo(album: Album, name: str) -> None:
         face = Face(Box(0.1, 0.1, 0.3, 0.3), 1.0, 100, 50.0, np.full(128, 0.05, np.float32))

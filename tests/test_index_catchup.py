@@ -25,7 +25,7 @@ from facealbum.db import scan_writes
 from facealbum.db.migrations import migrate
 from facealbum.db.schema import MIGRATIONS
 from facealbum.engine.index import FaceIndex
-from facealbum.engine.types import Box, Face, PhotoAnalysis
+from facealbum.model import Box, Face, PhotoAnalysis
 
 REPO = Path(__file__).resolve().parents[1]
 DIM = 128

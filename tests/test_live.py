@@ -28,7 +28,7 @@ from facealbum.engine.live import (
     library_match_fn,
     resize_to_width,
 )
-from facealbum.engine.types import Box, Match
+from facealbum.model import Box, Match
 
 
 def clip(faces_dir: Path) -> Path:

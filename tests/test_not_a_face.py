@@ -27,7 +27,7 @@ from facealbum.config import Settings
 from facealbum.db import scan_writes
 from facealbum.db.migrations import migrate
 from facealbum.db.schema import MIGRATIONS
-from facealbum.engine.types import Box, Face, PhotoAnalysis
+from facealbum.model import Box, Face, PhotoAnalysis
 
 DIM = 128
 SAME_PERSON_SPREAD = 0.022  # per dimension: about 0.35 between two faces of one person

@@ -10,8 +10,8 @@ import pytest
 from library_builder import GROUP, OBAMA, OTHERS, build_folder
 
 from facealbum.album import Album
-from facealbum.album_types import ScanProgress
 from facealbum.config import DEFAULT_MIN_FACE_PX, Settings
+from facealbum.model import ScanProgress
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,7 @@ from facealbum.db import queries, scan_writes
 from facealbum.db.migrations import MigrationError, backup_path, migrate, schema_version
 from facealbum.db.schema import LATEST_VERSION, MIGRATIONS, Migration
 from facealbum.db.store import Store
-from facealbum.engine.types import Box, Face, PhotoAnalysis
+from facealbum.model import Box, Face, PhotoAnalysis
 
 RNG = np.random.default_rng(7)
 

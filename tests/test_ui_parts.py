@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from facealbum.config import Settings
-from facealbum.engine.types import Box
+from facealbum.model import Box
 from facealbum.ui.photo_grid import PHOTO_ID_ROLE, PHOTO_INFO_ROLE, PhotoGridModel
 from facealbum.ui.recent import RecentLibraries
 from facealbum.ui.thumbnails import ThumbnailCache, make_face_crop

@@ -22,7 +22,7 @@ from helpers_orientation import as_stored
 from PIL import Image, ImageDraw, ImageOps, PngImagePlugin
 
 from facealbum import xmp
-from facealbum.engine.types import Box
+from facealbum.model import Box
 from facealbum.xmp import (
     FaceRegion,
     XmpError,
@@ -718,7 +718,7 @@ KILLED_BEFORE_RENAME = """
 import os, sys
 from pathlib import Path
 from facealbum import xmp
-from facealbum.engine.types import Box
+from facealbum.model import Box
 
 def wait_to_be_killed(src, dst):
     print(src, flush=True)

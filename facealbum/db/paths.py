@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-from facealbum.album_types import readable_path
+from facealbum.model import readable_path
 
 
 def to_db(path: str) -> tuple[str, bytes | None]:

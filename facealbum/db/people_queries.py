@@ -8,12 +8,11 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from facealbum.album_types import GroupInfo, PersonInfo, Suggestion
 from facealbum.db.queries import chunks, marks
 from facealbum.db.store import GENERATION_KEY
 from facealbum.engine.faceset import FaceTable
 from facealbum.engine.quality import is_groupable
-from facealbum.engine.types import ENCODING_DIM
+from facealbum.model import ENCODING_DIM, GroupInfo, PersonInfo, Suggestion
 
 # A person's automatic cover: a sharp face first, then the largest.
 _COVER = (

@@ -8,9 +8,8 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from facealbum.album_types import FaceInfo, FolderInfo, PhotoInfo
 from facealbum.db.paths import from_db, key
-from facealbum.engine.types import ENCODING_DIM, Box
+from facealbum.model import ENCODING_DIM, Box, FaceInfo, FolderInfo, PhotoInfo
 
 # SQLite's default limit on host parameters is 999 on old builds.
 _CHUNK = 900

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from facealbum.db.paths import key, to_db
-from facealbum.engine.types import Box, Face, PhotoAnalysis
+from facealbum.model import Box, Face, PhotoAnalysis
 
 # An edited photo keeps a face's person when the new face sits in the same
 # place and is this close (same person, same shot; 0.6 would be "same person").

@@ -31,7 +31,7 @@ import numpy as np
 
 from facealbum.engine import models
 from facealbum.engine.dlib_format import DlibFormatError, Layer, Network, read_network
-from facealbum.engine.types import ENCODING_DIM
+from facealbum.model import ENCODING_DIM
 
 CHIP_SIZE = 150
 # dlib's input layer scales centred pixel values by 1/256.

@@ -18,7 +18,7 @@ from facealbum.config import DEFAULT_DETECTOR, DEFAULT_MIN_FACE_PX, DETECTORS
 from facealbum.engine import models
 from facealbum.engine.encoder import FaceEncoder
 from facealbum.engine.images import LoadedImage, fingerprint, load_image, read_photo_bytes
-from facealbum.engine.types import ENCODING_DIM, Box, Face, PhotoAnalysis
+from facealbum.model import ENCODING_DIM, Box, Face, PhotoAnalysis
 
 # Detection runs on a grey copy whose long side is at most DETECT_SIDE, upsampled
 # UPSAMPLE times by dlib. Chosen by bench/detect_resolution.py (results in

@@ -8,7 +8,7 @@ from functools import cached_property
 
 import numpy as np
 
-from facealbum.engine.types import ENCODING_DIM
+from facealbum.model import ENCODING_DIM
 
 # How a face got its person (faces.assigned_by); anything else means "no person yet".
 NOT_ASSIGNED, ASSIGNED_AUTO, ASSIGNED_USER = 0, 1, 2

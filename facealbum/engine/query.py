@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from facealbum.engine.types import Face
+from facealbum.model import Face
 
 __all__ = [
     "LocalQueryAnalyser",

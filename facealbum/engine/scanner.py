@@ -19,7 +19,7 @@ from pathlib import Path
 
 from facealbum.engine.images import PHOTO_EXTENSIONS
 from facealbum.engine.pool import ProcessPool, WorkerError, WorkerStartError
-from facealbum.engine.types import PhotoAnalysis
+from facealbum.model import PhotoAnalysis
 
 # -- what is on disk, what the library knows --------------------------------------------
 

@@ -13,7 +13,6 @@ import logging
 from dataclasses import dataclass
 from xml.etree.ElementTree import Element, SubElement
 
-from facealbum.engine.types import Box
 from facealbum.interop.orientation import (
     SWAPS_AXES,
     clamp_box,
@@ -28,6 +27,7 @@ from facealbum.interop.rdf import (
     struct_fields,
     top_descriptions,
 )
+from facealbum.model import Box
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ as well"), while facealbum keeps boxes of the upright photo.
 
 from __future__ import annotations
 
-from facealbum.engine.types import Box
+from facealbum.model import Box
 
 # Orientations whose upright view swaps width and height.
 SWAPS_AXES = frozenset((5, 6, 7, 8))

@@ -8,7 +8,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFontMetrics, QMouseEvent, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from facealbum.engine.types import Box
+from facealbum.model import Box
 from facealbum.ui.style import ACCENT
 
 NOT_A_FACE_COLOR = "#9a9a9a"  # marked "not a face": drawn dashed and grey, set apart

@@ -18,7 +18,7 @@ from PIL import Image
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage, QPixmap
 
-from facealbum.engine.types import Box
+from facealbum.model import Box
 from facealbum.ui.tasks import run_task
 from facealbum.ui.thumbnails import ThumbnailCache, make_face_crop, make_photo_thumbnail
 

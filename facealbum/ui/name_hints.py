@@ -6,7 +6,7 @@ from typing import Any
 
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from facealbum.album_types import readable_path
+from facealbum.model import readable_path
 from facealbum.ui.context import LibraryContext
 from facealbum.ui.image_loader import ImageLoader
 from facealbum.ui.style import plural

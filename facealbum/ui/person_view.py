@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from facealbum.album_types import readable_path
+from facealbum.model import readable_path
 from facealbum.ui.context import LibraryContext
 from facealbum.ui.image_loader import ImageLoader
 from facealbum.ui.photo_actions import PhotoActions

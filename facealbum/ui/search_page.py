@@ -20,8 +20,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from facealbum.album_types import readable_path
 from facealbum.config import Settings
+from facealbum.model import readable_path
 from facealbum.ui.context import LibraryContext
 from facealbum.ui.dialogs import copy_files, describe_error
 from facealbum.ui.face_canvas import CanvasFace, FaceCanvas

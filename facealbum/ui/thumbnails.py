@@ -13,7 +13,7 @@ from pathlib import Path
 from PIL import Image, ImageOps
 
 from facealbum.config import PRIVATE_DIR_MODE
-from facealbum.engine.types import Box
+from facealbum.model import Box
 
 try:  # HEIC/HEIF photos from phones
     from pillow_heif import register_heif_opener

@@ -16,7 +16,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtWidgets import QListView, QWidget
 
-from facealbum.engine.types import Box
+from facealbum.model import Box
 from facealbum.ui.icon_list import selected_values, set_up_icon_list
 from facealbum.ui.image_loader import ImageLoader
 from facealbum.ui.style import placeholder_pixmap

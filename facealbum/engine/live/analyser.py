@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from facealbum.config import DEFAULT_DETECTOR, DEFAULT_MIN_FACE_PX
-from facealbum.engine.types import Box
+from facealbum.model import Box
 
 # Tracked faces are encoded from a crop scaled so the face is this wide. The encoding
 # hardly depends on it (on the clip's performer, median distance to his photo 0.50-0.52

@@ -23,7 +23,7 @@ from facealbum.engine.live.results import LiveFace, LiveFrame, LiveMatch, MatchF
 from facealbum.engine.live.slots import LatestSlot
 from facealbum.engine.live.sources import FrameSource
 from facealbum.engine.live.tracker import FaceTracker, _iou
-from facealbum.engine.types import Box
+from facealbum.model import Box
 
 # The whole frame is looked at this wide; every detector's cost grows with its pixels.
 # CPU per look on the clip (bench/results/live.json): HOG sees faces from 40 px here when

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from facealbum.engine.types import Box, Match
+from facealbum.model import Box, Match
 
 
 @dataclass(frozen=True)

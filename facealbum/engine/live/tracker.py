@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from facealbum.engine.types import Box
+from facealbum.model import Box
 
 # Mean grey-level change (0-255) between two frames that means a cut, not motion: the
 # clip's cuts measure 28-30, its fastest motion 14.
