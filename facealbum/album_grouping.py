@@ -26,6 +26,7 @@ from facealbum.engine.cluster import GroupingParams, regroup
 from facealbum.engine.faceset import FaceTable
 from facealbum.engine.incremental import join_new_faces
 from facealbum.engine.knn import KnnFn, build_knn, restricted_knn
+from facealbum.engine.quality import is_groupable
 from facealbum.engine.suggest import Suggestion, SuggestParams, suggest_people
 
 if TYPE_CHECKING:
@@ -109,7 +110,7 @@ class Grouping:
     def _knn_all(self, conn: sqlite3.Connection) -> KnnFn:
         if self.index is not None and len(self.index):
             return self.index.search_many
-        table = pq.face_table_where(conn)
+        table = _table(pq.all_face_columns(conn))
         return build_knn(table.encodings, table.face_ids)
 
     def _knn_of_free(self, table: FaceTable) -> KnnFn | None:
@@ -133,7 +134,7 @@ class Grouping:
         """Put unassigned, groupable faces into existing groups or new ones with their
         unassigned neighbours; existing groups are never merged here. Faces in `not_yet`
         (a later batch of the same job) are left out, as if they were not there yet."""
-        new = pq.face_table(conn, face_ids)
+        new = _table(pq.face_columns(conn, face_ids))
         new = new.subset(np.flatnonzero(~new.assigned & new.groupable))
         if len(new) == 0:
             return Placement()
@@ -144,7 +145,7 @@ class Grouping:
         neighbours = np.unique(found[(found >= 0) & (dist < self.params.link_distance)])
         library_ids = set(neighbours.tolist())
         library_ids |= set(pq.group_members(conn, pq.groups_of(conn, neighbours.tolist())))
-        library = pq.face_table(conn, sorted(library_ids))
+        library = _table(pq.face_columns(conn, sorted(library_ids)))
 
         def knn(vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
             return found[:, :k], dist[:, :k]  # asked once, for the same faces
@@ -168,7 +169,7 @@ class Grouping:
         """Full regroup of the unassigned faces (ids of groups that stay mostly the same are
         kept), read in one snapshot and computed outside any transaction."""
         with pq.snapshot(conn):
-            table = pq.face_table_where(conn)
+            table = _table(pq.all_face_columns(conn))
             first = pq.next_group_id(conn)
         labels, _ = regroup(table, self._knn_of_free(table), first, self.params)
         free = np.flatnonzero(~table.assigned)
@@ -185,7 +186,7 @@ class Grouping:
 
     def neighbourhood(self, conn: sqlite3.Connection, face_ids: Sequence[int]) -> list[int]:
         """The faces given plus unassigned faces within the tolerance of them."""
-        table = pq.face_table(conn, face_ids)
+        table = _table(pq.face_columns(conn, face_ids))
         if len(table) == 0:
             return []
         found, dist = self._knn_all(conn)(table.encodings, NEIGHBOURS)
@@ -204,7 +205,7 @@ class Grouping:
         index = self.index
         if len(ids) > LOAD_ASSIGNED_LIMIT and index is not None and len(index):
             return People(sizes, ids)
-        table = pq.assigned_table(conn)
+        table = _table(pq.assigned_columns(conn))
         return People(sizes, ids, table.subset(np.flatnonzero(~np.isin(table.face_ids, left))))
 
     def _people_near(self, conn: sqlite3.Connection, faces: FaceTable, people: People) -> FaceTable:
@@ -216,7 +217,7 @@ class Grouping:
         index = self.index
         knn = restricted_knn(index.search_many, people.ids, len(people.ids) / len(index))
         found, _ = knn(faces.encodings, self._suggest_params().k)
-        return pq.face_table(conn, np.unique(found[found >= 0]).tolist())
+        return _table(pq.face_columns(conn, np.unique(found[found >= 0]).tolist()))
 
     def plan_suggestions(
         self,
@@ -228,7 +229,7 @@ class Grouping:
         """New suggestions of these faces (unassigned ones), compared to `people` (default:
         everyone's faces now); the sure ones are to be assigned automatically when allowed
         and the setting allows."""
-        faces = pq.face_table(conn, face_ids)
+        faces = _table(pq.face_columns(conn, face_ids))
         faces = faces.subset(np.flatnonzero(~faces.assigned))
         # A face marked not a face is suggested for nobody; any suggestion it had goes.
         not_faces = pq.not_a_face_ids(conn, faces.face_ids.tolist())
@@ -461,3 +462,18 @@ def _claim_new_ids(conn: sqlite3.Connection, plan: RegroupPlan) -> np.ndarray:
     groups = np.where(made, plan.new_groups + shift, plan.new_groups)
     pw.add_groups(conn, np.unique(groups[made]).tolist())
     return groups
+
+
+def _table(columns: pq.FaceColumns) -> FaceTable:
+    """The engine's table of these faces; a face may seed or join a group when it is good
+    enough to trust (engine.quality) and the user did not say it is no face."""
+    return FaceTable.of(
+        columns.face_ids,
+        columns.encodings,
+        columns.photo_ids,
+        person_ids=columns.person_ids,
+        assigned_by=columns.assigned_by,
+        group_ids=columns.group_ids,
+        groupable=is_groupable(columns.size_px, columns.sharpness, columns.score)
+        & ~columns.not_a_face,
+    )

@@ -25,6 +25,7 @@ from facealbum.album_grouping import WRITE_BATCH, Batches, Grouping
 from facealbum.db import people_queries as pq
 from facealbum.db import people_writes as pw
 from facealbum.db import queries
+from facealbum.engine.quality import MIN_GROUP_SHARPNESS
 from facealbum.model import FaceInfo, GroupInfo, LibraryError, PersonInfo, Suggestion
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ class PeopleMixin:
     # -- reading --------------------------------------------------------------------------
 
     def people(self, include_hidden: bool = False) -> list[PersonInfo]:
-        return pq.people(self._store.conn, include_hidden)
+        return pq.people(self._store.conn, include_hidden, sharp=MIN_GROUP_SHARPNESS)
 
     def groups(self, include_hidden: bool = False, *, limit: int | None = None) -> list[GroupInfo]:
         """Unnamed candidate groups, largest first; only the first `limit` when given (the

@@ -5,31 +5,35 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 
 from facealbum.db.queries import chunks, marks
 from facealbum.db.store import GENERATION_KEY
-from facealbum.engine.faceset import FaceTable
-from facealbum.engine.quality import is_groupable
 from facealbum.model import ENCODING_DIM, GroupInfo, PersonInfo, Suggestion
 
-# A person's automatic cover: a sharp face first, then the largest.
+# A person's automatic cover: a face at least this sharp first (the parameter), then the
+# largest.
 _COVER = (
     "(SELECT c.id FROM faces c WHERE c.person_id = p.id"
-    " ORDER BY c.sharpness >= 12 DESC, c.size_px DESC, c.id LIMIT 1)"
+    " ORDER BY c.sharpness >= :sharp DESC, c.size_px DESC, c.id LIMIT 1)"
 )
 
 
-def people(conn: sqlite3.Connection, include_hidden: bool = False) -> list[PersonInfo]:
-    """Named people by name; the cover is the user's choice while it is still theirs."""
+def people(
+    conn: sqlite3.Connection, include_hidden: bool = False, *, sharp: float
+) -> list[PersonInfo]:
+    """Named people by name; the cover is the user's choice while it is still theirs, else
+    their largest face at least `sharp` (a chip's Laplacian variance), else their largest."""
     rows = conn.execute(
         "SELECT p.id, p.name, p.hidden, COUNT(f.id), COUNT(DISTINCT f.photo_id),"
         " CASE WHEN EXISTS (SELECT 1 FROM faces x WHERE x.id = p.cover_face_id"
         f" AND x.person_id = p.id) THEN p.cover_face_id ELSE {_COVER} END"
         " FROM people p LEFT JOIN faces f ON f.person_id = p.id"
         + ("" if include_hidden else " WHERE p.hidden = 0")
-        + " GROUP BY p.id ORDER BY p.name COLLATE NOCASE"
+        + " GROUP BY p.id ORDER BY p.name COLLATE NOCASE",
+        {"sharp": sharp},
     ).fetchall()
     return [PersonInfo(r[0], r[1], bool(r[2]), r[3], r[4], r[5]) for r in rows]
 
@@ -322,51 +326,71 @@ def rejections_of(conn: sqlite3.Connection, face_ids: Sequence[int]) -> list[tup
     return out
 
 
-# -- face tables for the grouping engine ----------------------------------------------------
+# -- faces as columns, for the grouping engine ----------------------------------------------
 
-_TABLE_COLUMNS = (
+
+@dataclass(frozen=True)
+class FaceColumns:
+    """Faces as columns, in id order: what grouping and suggestions read (the facade builds
+    the engine's FaceTable from them, and decides which faces may be grouped)."""
+
+    face_ids: np.ndarray  # int64
+    encodings: np.ndarray  # (n, ENCODING_DIM) float32
+    photo_ids: np.ndarray  # int64
+    person_ids: np.ndarray  # int64, 0 = none
+    assigned_by: list[str | None]
+    group_ids: np.ndarray  # int64, 0 = none
+    size_px: np.ndarray  # float64
+    sharpness: np.ndarray  # float64
+    score: np.ndarray  # float64
+    not_a_face: np.ndarray  # bool
+
+
+_COLUMNS = (
     "id, encoding, photo_id, COALESCE(person_id, 0), assigned_by, COALESCE(group_id, 0),"
     " size_px, sharpness, score, not_a_face"
 )
 
 
-def _table(rows: list[tuple]) -> FaceTable:
+def _columns(rows: list[tuple]) -> FaceColumns:
     n = len(rows)
     enc = np.frombuffer(b"".join(r[1] for r in rows), np.float32).reshape(n, ENCODING_DIM)
     col = lambda i, dt: np.array([r[i] for r in rows], dtype=dt)  # noqa: E731
-    return FaceTable.of(
-        col(0, np.int64),
-        enc,
-        col(2, np.int64),
+    return FaceColumns(
+        face_ids=col(0, np.int64),
+        encodings=enc,
+        photo_ids=col(2, np.int64),
         person_ids=col(3, np.int64),
         assigned_by=[r[4] for r in rows],
         group_ids=col(5, np.int64),
-        # A face the user said is not one never seeds or joins a group.
-        groupable=is_groupable(col(6, np.float64), col(7, np.float64), col(8, np.float64))
-        & ~col(9, bool),
+        size_px=col(6, np.float64),
+        sharpness=col(7, np.float64),
+        score=col(8, np.float64),
+        not_a_face=col(9, bool),
     )
 
 
-def face_table(conn: sqlite3.Connection, face_ids: Sequence[int]) -> FaceTable:
+def face_columns(conn: sqlite3.Connection, face_ids: Sequence[int]) -> FaceColumns:
     """The faces with these ids (the ones that exist), by id."""
     rows: list[tuple] = []
     for part in chunks(sorted(set(int(i) for i in face_ids))):
         rows += conn.execute(
-            f"SELECT {_TABLE_COLUMNS} FROM faces WHERE id IN ({marks(len(part))})", part
+            f"SELECT {_COLUMNS} FROM faces WHERE id IN ({marks(len(part))})", part
         ).fetchall()
-    return _table(rows)
+    return _columns(rows)
 
 
-def face_table_where(conn: sqlite3.Connection, where: str = "1", args: tuple = ()) -> FaceTable:
-    rows = conn.execute(
-        f"SELECT {_TABLE_COLUMNS} FROM faces WHERE {where} ORDER BY id", args
-    ).fetchall()
-    return _table(rows)
+def all_face_columns(conn: sqlite3.Connection) -> FaceColumns:
+    return _columns(conn.execute(f"SELECT {_COLUMNS} FROM faces ORDER BY id").fetchall())
 
 
-def assigned_table(conn: sqlite3.Connection) -> FaceTable:
+def assigned_columns(conn: sqlite3.Connection) -> FaceColumns:
     """Every face with a person (by the user or automatically): what suggestions compare to."""
-    return face_table_where(conn, "person_id IS NOT NULL AND assigned_by IN ('user', 'auto')")
+    rows = conn.execute(
+        f"SELECT {_COLUMNS} FROM faces"
+        " WHERE person_id IS NOT NULL AND assigned_by IN ('user', 'auto') ORDER BY id"
+    ).fetchall()
+    return _columns(rows)
 
 
 def assigned_ids(conn: sqlite3.Connection) -> np.ndarray:
