@@ -423,6 +423,11 @@ class Album(PeopleMixin):
     def face(self, face_id: int) -> FaceInfo | None:
         return queries.faces(self._store.conn, [face_id]).get(face_id)
 
+    def detector_of_photos(self) -> str | None:
+        """The detector that found the faces of most photos (one query over the photos: run
+        it off the GUI thread); None while no photo is analysed."""
+        return _detector_of_photos(self._store)
+
     def stats(self) -> dict[str, Any]:
         out: dict[str, Any] = dict(queries.stats(self._store.conn))
         index = self._index
@@ -545,14 +550,18 @@ def _real_dir(path: str | Path) -> Path:
     return p.resolve()
 
 
+def _detector_of_photos(store: Store) -> str | None:
+    """The detector that found the faces of most of the library's analysed photos; None
+    while none is analysed."""
+    analysed, detector = queries.most_used_detector(store.conn)
+    return (detector or DETECTOR_BEFORE_RECORDED) if analysed else None
+
+
 def _defaults_for(store: Store) -> config.Settings:
     """The settings a library gets for what its settings file does not say: a library whose
     photos were analysed keeps the detector that found their faces (the default changed to
     YuNet; HOG libraries move only when the user finds their faces again)."""
-    analysed, detector = queries.most_used_detector(store.conn)
-    if not analysed:
-        return config.Settings()
-    detector = detector or DETECTOR_BEFORE_RECORDED
+    detector = _detector_of_photos(store)
     if detector not in config.DETECTORS:
         return config.Settings()
     return config.Settings(detector=detector)

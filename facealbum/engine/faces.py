@@ -244,7 +244,7 @@ class FaceEngine:
 
     def detect(self, rgb: np.ndarray, upsample: int | None = None) -> list[tuple[Any, float]]:
         """(dlib.rectangle in ``rgb``'s pixels, score) of each face, before any filtering
-        by size. Runs on a copy reduced to ``detect_side`` when ``rgb`` is larger.
+        by size. Runs on a copy reduced to ``input_side`` when ``rgb`` is larger.
         ``upsample`` is HOG's and CNN's: YuNet finds small faces without it.
         """
         import dlib

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolBut
 from facealbum.config import DETECTORS, RECOMMENDED_DETECTOR
 from facealbum.ui import library_tools
 from facealbum.ui.context import LibraryContext
+from facealbum.ui.tasks import run_task
 
 
 class DetectorHint(QFrame):
@@ -41,24 +42,33 @@ class DetectorHint(QFrame):
         layout.addWidget(self.close_button)
         context.album_changed.connect(lambda _album: self.refresh())
         context.scan.finished.connect(lambda _progress: self.refresh())
+        self.setVisible(False)  # until the library says which detector found its faces
         self.refresh()
 
     def refresh(self) -> None:
         album = self._context.album
-        detector = album.settings.detector if album is not None else RECOMMENDED_DETECTOR
-        wanted = (
-            detector != RECOMMENDED_DETECTOR
-            and album is not self._dismissed_for
-            and not album.read_only
-            and album.stats()["photos"] > 0
+        if (
+            album is None
+            or album.settings.detector == RECOMMENDED_DETECTOR
+            or album is self._dismissed_for
+            or album.read_only
+        ):
+            self.setVisible(False)
+            return
+        run_task(album.detector_of_photos, lambda used: self._arrived(album, used), owner=self)
+
+    def _arrived(self, album: Any, used: str | None) -> None:
+        if album is not self._context.album or album is self._dismissed_for:
+            return  # another library was opened, or the bar closed, meanwhile
+        if used is None or used == RECOMMENDED_DETECTOR:
+            self.setVisible(False)  # nothing analysed yet, or already the recommended one
+            return
+        name = DETECTORS.get(used, (used, ""))[0]
+        self.label.setText(
+            f"The faces of this library were found with {name}. {self._good_at}: "
+            "looking again keeps every name you gave."
         )
-        if wanted:
-            used = DETECTORS.get(detector, (detector, ""))[0]
-            self.label.setText(
-                f"The faces of this library were found with {used}. {self._good_at}: "
-                "looking again keeps every name you gave."
-            )
-        self.setVisible(wanted)
+        self.setVisible(True)
 
     def find_faces_again(self) -> None:
         library_tools.find_faces_again(self._context, self.window())
