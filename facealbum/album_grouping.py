@@ -229,11 +229,11 @@ class Grouping:
         """New suggestions of these faces (unassigned ones), compared to `people` (default:
         everyone's faces now); the sure ones are to be assigned automatically when allowed
         and the setting allows."""
-        faces = _table(pq.face_columns(conn, face_ids))
-        faces = faces.subset(np.flatnonzero(~faces.assigned))
+        columns = pq.face_columns(conn, face_ids)
+        faces = _table(columns)
         # A face marked not a face is suggested for nobody; any suggestion it had goes.
-        not_faces = pq.not_a_face_ids(conn, faces.face_ids.tolist())
-        faces = faces.subset(np.flatnonzero(~np.isin(faces.face_ids, not_faces)))
+        not_faces = columns.face_ids[columns.not_a_face & ~faces.assigned].tolist()
+        faces = faces.subset(np.flatnonzero(~faces.assigned & ~columns.not_a_face))
         free = faces.face_ids.tolist()
         if not free:
             return SuggestionPlan(not_faces)
