@@ -308,12 +308,22 @@ class AppDetector:
     """FaceEngine as a scan runs it, with the CPU of its detection and second look taken
     apart by wrapping those methods on the instance (find_faces_in_pixels calls them)."""
 
-    def __init__(self, detector: str, min_face_px: int | None = None) -> None:
+    STEPS = (("detect", "detect"), ("_looks_like_a_face", "second_look"))
+
+    def __init__(
+        self,
+        detector: str,
+        min_face_px: int | None = None,
+        *,
+        steps: tuple[tuple[str, str], ...] = STEPS,
+        **engine_args: Any,
+    ) -> None:
         self.name = detector if min_face_px is None else f"{detector}_min_face_{min_face_px}"
-        self.engine = (FaceEngine(detector=detector) if min_face_px is None
-                       else FaceEngine(detector=detector, min_face_px=min_face_px))  # fmt: skip
+        if min_face_px is not None:
+            engine_args["min_face_px"] = min_face_px
+        self.engine = FaceEngine(detector=detector, **engine_args)
         self.steps: dict[str, float] = {}
-        for method, step in (("detect", "detect"), ("_looks_like_a_face", "second_look")):
+        for method, step in steps:
             self._time_method(method, step)
 
     def _time_method(self, method: str, step: str) -> None:
