@@ -51,15 +51,15 @@ CHIP_PADDING = 0.25  # the padding dlib's compute_face_descriptor uses by defaul
 # faces of 20-40 px composed on 500 px photos 1.00 (HOG 0.63); the labelled photos 0.98
 # (HOG 0.98); 12 MP photos with faces of 20-880 px 0.54 in 84 ms (HOG 0.26 in 292).
 YUNET_SIDE = 1000
-# ...but YuNet itself looks at a copy of at most 640 px: its cost follows the pixels (77 ms
-# at 1000 px, 28 at 640), and it finds faces from about 12 px of what it is given, so of a
-# 12 MP photo it still sees every face of about 70 px and more, which is about 18 px in
-# the 1000 px copy the encoder works from, little more than a face's encoding can name
-# anyone by. bench/engine_steps.py, 640 against 1000 px on bench/detection.py's sets
-# (hand-marked, groups, people, faces of 20-40 px on 500 px photos, 12 MP photos with
-# faces of 40-800 px): the same faces found, none false; 0.87x the CPU of a whole 12 MP
-# photo's analysis.
-# (The study's 12 MP crowds: 30 of 37 faces of 60-100 px at 640, 35 at 1000.)
+# ...but YuNet itself looks at a copy of at most 640 px: its cost follows the pixels (78 ms
+# at 1000 px, 31 at 640 on the study's 12 MP photos), and it finds faces from about 12 px
+# of what it is given, so of a 12 MP photo it still sees every face of about 70 px and
+# more, which is about 18 px in the 1000 px copy the encoder works from, little more than
+# a face's encoding can name anyone by. bench/engine_steps.py, 640 against 1000 px on
+# bench/detection.py's sets (hand-marked, groups, people, faces of 20-40 px on 500 px
+# photos, 12 MP photos with faces of 40-800 px): the same faces found, none false; 0.87x
+# the CPU of a whole 12 MP photo's analysis. (The study's 12 MP crowds: 30 of 37 faces of
+# 60-100 px at 640, 35 at 1000.)
 YUNET_INPUT_SIDE = 640
 # A YuNet detection must score at least this to be looked at again: every real face of
 # the development sets scored above 0.50 (1,745 detections at every input size); the
