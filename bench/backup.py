@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from open_library import encodings, fill  # noqa: E402
 
-from facealbum import album_backup  # noqa: E402
 from facealbum.album import Album  # noqa: E402
+from facealbum.album import backup as album_backup  # noqa: E402
 from facealbum.config import DATABASE_NAME  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "backup.json"

@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from open_library import fill  # noqa: E402  (the same rows, stamped as the facade does)
 
 from facealbum.album import Album  # noqa: E402
-from facealbum.album_people import PROCESSED_KEY  # noqa: E402
+from facealbum.album.people import PROCESSED_KEY  # noqa: E402
 from facealbum.db import scan_writes  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "people_scale.json"

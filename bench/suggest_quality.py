@@ -34,7 +34,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 sys.path.insert(0, str(REPO / "tests"))
 
-from facealbum import album_grouping  # noqa: E402
+from facealbum.album import grouping as album_grouping  # noqa: E402
 from facealbum.engine.faceset import FaceTable  # noqa: E402
 from facealbum.engine.suggest import SuggestParams, suggest_people  # noqa: E402
 

@@ -1,6 +1,6 @@
 import multiprocessing
 
-from facealbum.cli import main
+from facealbum.cli.main import main
 
 if __name__ == "__main__":
     # Scan workers are spawned processes; a frozen (PyInstaller) app needs this first.

@@ -19,9 +19,11 @@ from pathlib import Path
 import pytest
 from helpers_storage import people, small_library
 
-from facealbum import album_backup, config
+from facealbum import config
 from facealbum.album import Album
-from facealbum.cli import EX_TEMPFAIL, main
+from facealbum.album import backup as album_backup
+from facealbum.cli.main import main
+from facealbum.cli.output import EX_TEMPFAIL
 from facealbum.db import backup as db_backup
 from facealbum.db.store import StoreError
 

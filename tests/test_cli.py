@@ -13,7 +13,7 @@ from helpers_scan_kill import kill_scan_midway
 from library_builder import GROUP, OBAMA, OTHERS, build_folder, corrupt_photo, reduced_copy
 
 from facealbum.album import Album
-from facealbum.cli import main
+from facealbum.cli.main import main
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -119,7 +119,7 @@ def test_scan_without_a_terminal_prints_a_summary_line(tmp_path, capsys):
 def test_cli_start_up_imports_neither_qt_nor_the_engine():
     heavy = "('PySide6', 'numpy', 'dlib', 'facealbum.album')"
     code = (
-        "import sys, facealbum.cli as c; c.build_parser(); "
+        "import sys, facealbum.cli.main as c; c.build_parser(); "
         f"print(sorted(m for m in {heavy} if m in sys.modules))"
     )
     out = subprocess.run(

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from library_builder import OBAMA, OTHERS, build_folder, move
 
-from facealbum import cli
 from facealbum.album import Album
+from facealbum.cli.main import main
 from facealbum.config import Settings
 from facealbum.engine import scanner
 
@@ -133,9 +133,9 @@ def test_removing_most_of_a_folder_waits_for_a_yes(named, monkeypatch: pytest.Mo
     assert [(h.gone, h.known) for h in final.held_back] == [(3, 4)]
     assert album.stats()["photos"] == 4
 
-    assert cli.main(["--library", str(album.directory), "scan", str(photos)]) == 1
+    assert main(["--library", str(album.directory), "scan", str(photos)]) == 1
     album.close()  # the command line is another process: let it write alone
-    assert cli.main(["--library", str(album.directory), "scan", "--prune", str(photos)]) == 0
+    assert main(["--library", str(album.directory), "scan", "--prune", str(photos)]) == 0
     with Album.open(album.directory) as reopened:
         assert reopened.stats()["photos"] == 1
 
@@ -198,7 +198,7 @@ def test_a_file_name_that_is_not_utf8_is_scanned_kept_and_shown(faces_dir, tmp_p
         assert os.fsencode(face.photo) == odd
         library = str(album.directory)
     capsys.readouterr()
-    assert cli.main(["--library", library, "search", os.fsdecode(odd)]) == 0
+    assert main(["--library", library, "search", os.fsdecode(odd)]) == 0
     assert "caf\\xe9 \\xff.jpg" in capsys.readouterr().out  # readable, never a crash
-    assert cli.main(["--library", library, "search", "--json", os.fsdecode(odd)]) == 0
+    assert main(["--library", library, "search", "--json", os.fsdecode(odd)]) == 0
     assert capsys.readouterr().out

@@ -22,7 +22,7 @@ import pytest
 from PIL import Image
 
 from facealbum.album import Album, LibraryError
-from facealbum.album_grouping import Batches
+from facealbum.album.grouping import Batches
 from facealbum.config import Settings
 from facealbum.db import scan_writes
 from facealbum.db.migrations import migrate
@@ -455,7 +455,7 @@ def test_a_library_made_before_the_mark_opens_and_undoes_its_older_actions(tmp_p
 
 
 def test_the_command_line_marks_lists_and_takes_back(library, capsys: pytest.CaptureFixture):
-    from facealbum.cli import main
+    from facealbum.cli.main import main
 
     album, (_ann, bob, dogs) = library
     lib, dog_group = album.directory, group_of(album, dogs[0])

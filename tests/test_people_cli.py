@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from library_builder import build_folder
 
-from facealbum.cli import main
-from facealbum.xmp import read_regions, sidecar_path
+from facealbum.cli.main import main
+from facealbum.interop.xmp import read_regions, sidecar_path
 
 pytestmark = pytest.mark.slow
 

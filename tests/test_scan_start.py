@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from library_builder import OBAMA, build_folder
 
-from facealbum import album_scan
 from facealbum.album import Album, LibraryError
-from facealbum.cli import main
+from facealbum.album import scan as album_scan
+from facealbum.cli.main import main
 from facealbum.engine.models import ModelsNotFoundError
 from facealbum.engine.pool import ProcessPool
 from facealbum.engine.scanner import ScanPool

@@ -16,7 +16,8 @@ from PIL import Image
 
 from facealbum import config
 from facealbum.album import Album
-from facealbum.cli import EX_TEMPFAIL, main
+from facealbum.cli.main import main
+from facealbum.cli.output import EX_TEMPFAIL
 from facealbum.db import store as store_module
 from facealbum.db.store import Store, StoreBusy, StoreDamaged, StoreFull, StoreReadOnly
 

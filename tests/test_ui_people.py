@@ -18,10 +18,10 @@ from PySide6.QtWidgets import QApplication, QInputDialog, QMessageBox  # noqa: E
 
 from facealbum.album import Album  # noqa: E402
 from facealbum.config import Settings  # noqa: E402
+from facealbum.interop.xmp import FaceRegion, sidecar_path, write_regions  # noqa: E402
 from facealbum.ui.main_window import PAGES, MainWindow  # noqa: E402
 from facealbum.ui.recent import RecentLibraries  # noqa: E402
 from facealbum.ui.tiles import TileView  # noqa: E402
-from facealbum.xmp import FaceRegion, sidecar_path, write_regions  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

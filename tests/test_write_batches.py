@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facealbum import album_grouping
 from facealbum.album import Album
-from facealbum.album_grouping import Batches, Grouping, batch_slices
+from facealbum.album import grouping as album_grouping
+from facealbum.album.grouping import Batches, Grouping, batch_slices
 from facealbum.db import scan_writes
 
 DIM = 128

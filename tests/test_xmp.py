@@ -21,9 +21,8 @@ import pytest
 from helpers_orientation import as_stored
 from PIL import Image, ImageDraw, ImageOps, PngImagePlugin
 
-from facealbum import xmp
-from facealbum.model import Box
-from facealbum.xmp import (
+from facealbum.interop import xmp
+from facealbum.interop.xmp import (
     FaceRegion,
     XmpError,
     mwg_orientation,
@@ -31,6 +30,7 @@ from facealbum.xmp import (
     sidecar_path,
     write_regions,
 )
+from facealbum.model import Box
 
 RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
 ST_AREA = "{http://ns.adobe.com/xmp/sType/Area#}"
@@ -717,7 +717,7 @@ def test_a_failed_write_leaves_no_temp_file_and_the_old_sidecar(photo_folder, mo
 KILLED_BEFORE_RENAME = """
 import os, sys
 from pathlib import Path
-from facealbum import xmp
+from facealbum.interop import xmp
 from facealbum.model import Box
 
 def wait_to_be_killed(src, dst):

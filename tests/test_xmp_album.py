@@ -11,9 +11,9 @@ from xml.etree import ElementTree
 import pytest
 from library_builder import build_folder
 
-from facealbum import xmp
 from facealbum.album import Album, LibraryError
-from facealbum.xmp import FaceRegion, read_regions, sidecar_path, write_regions
+from facealbum.interop import xmp
+from facealbum.interop.xmp import FaceRegion, read_regions, sidecar_path, write_regions
 
 pytestmark = pytest.mark.slow
 

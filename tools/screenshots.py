@@ -71,7 +71,7 @@ def tag_with_xmp(album, first: Path, later: Path) -> None:
     """A copy of one photo, named in its sidecar by another app (as digiKam would)."""
     import shutil
 
-    from facealbum.xmp import FaceRegion, write_regions
+    from facealbum.interop.xmp import FaceRegion, write_regions
 
     folder, stem, name = TAGGED
     original = first / f"{folder}_{stem}.jpg"

@@ -325,7 +325,7 @@ class MainWindow(QMainWindow):
     def _restore(self, directory: Path, name: str) -> None:
         """Close the library, restore the backup on a worker, then open the library again
         (restored, or as it was when the restore failed)."""
-        from facealbum import album_backup
+        from facealbum.album import backup as album_backup
 
         album = self.context.album
         if album is not None and Path(album.directory) == directory:

@@ -100,7 +100,7 @@ class RestoreDialog(QDialog):
         self._load()
 
     def _load(self) -> None:
-        from facealbum.album_backup import backups  # reads every backup file: off the GUI
+        from facealbum.album.backup import backups  # reads every backup file: off the GUI
 
         directory = self.directory
         run_task(lambda: backups(directory), self._arrived, self._failed, owner=self)

@@ -7,13 +7,13 @@ day's backup and hold the database a restore replaces.
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from facealbum.cli.output import PROG, print_json
+
 if TYPE_CHECKING:
-    from facealbum.album_backup import BackupInfo
+    from facealbum.album.backup import BackupInfo
 
 
 def register(sub: argparse._SubParsersAction, json_flag: argparse.ArgumentParser) -> None:
@@ -31,11 +31,6 @@ def register(sub: argparse._SubParsersAction, json_flag: argparse.ArgumentParser
     which.add_argument("name", nargs="?", metavar="NAME", help="a name `backups` lists")
     which.add_argument("--latest", action="store_true", help="the newest backup")
     restore.set_defaults(library_handler=cmd_restore)
-
-
-def _print_json(value: Any) -> None:
-    json.dump(value, sys.stdout, indent=2)
-    sys.stdout.write("\n")
 
 
 def _backup_dict(b: BackupInfo) -> dict[str, Any]:
@@ -61,11 +56,11 @@ def _describe(b: BackupInfo) -> str:
 
 
 def cmd_backups(directory: Path, args: argparse.Namespace) -> int:
-    from facealbum.album_backup import backups
+    from facealbum.album.backup import backups
 
     found = backups(directory)
     if args.json:
-        _print_json([_backup_dict(b) for b in found])
+        print_json([_backup_dict(b) for b in found])
         return 0
     if not found:
         print(
@@ -78,12 +73,11 @@ def cmd_backups(directory: Path, args: argparse.Namespace) -> int:
 
 
 def cmd_restore(directory: Path, args: argparse.Namespace) -> int:
-    from facealbum.album_backup import restore
-    from facealbum.cli import PROG
+    from facealbum.album.backup import restore
 
     restored, kept = restore(directory, None if args.latest else args.name)
     if args.json:
-        _print_json({"restored": _backup_dict(restored), "kept": str(kept) if kept else None})
+        print_json({"restored": _backup_dict(restored), "kept": str(kept) if kept else None})
         return 0
     print(f"restored {_describe(restored)}")
     if kept is None:

@@ -7,18 +7,14 @@ PERSON arguments take a name (any case) or a person id. Every change is undoable
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from facealbum.cli.output import PROG, CommandError, print_json, readable_path
+
 if TYPE_CHECKING:
     from facealbum.album import Album
-
-
-def _print_json(value: Any) -> None:
-    json.dump(value, sys.stdout, indent=2)
-    sys.stdout.write("\n")
 
 
 def register(sub: argparse._SubParsersAction, json_flag: argparse.ArgumentParser) -> None:
@@ -100,7 +96,7 @@ def _face_rows(album: Album, face_ids: list[int] | tuple[int, ...]) -> list[dict
 def cmd_people(album: Album, args: argparse.Namespace) -> int:
     people = album.people(include_hidden=args.all)
     if args.json:
-        _print_json(
+        print_json(
             [
                 {
                     "id": p.id,
@@ -126,7 +122,7 @@ def cmd_people(album: Album, args: argparse.Namespace) -> int:
 def cmd_groups(album: Album, args: argparse.Namespace) -> int:
     groups = album.groups(include_hidden=args.all)
     if args.json:
-        _print_json(
+        print_json(
             [
                 {
                     "id": g.id,
@@ -149,7 +145,7 @@ def cmd_groups(album: Album, args: argparse.Namespace) -> int:
 
 def _done(album: Album, args: argparse.Namespace, text: str, **extra: Any) -> int:
     if args.json:
-        _print_json({"done": text, **extra})
+        print_json({"done": text, **extra})
     else:
         print(f"{text} (undo with `facealbum undo`)")
     return 0
@@ -166,7 +162,6 @@ def cmd_rename(album: Album, args: argparse.Namespace) -> int:
 
 
 def cmd_merge(album: Album, args: argparse.Namespace) -> int:
-    from facealbum.cli import CommandError
 
     if len(args.people) < 2:
         raise CommandError("merge needs at least two people: SOURCE... TARGET")
@@ -194,7 +189,7 @@ def cmd_not_a_face(album: Album, args: argparse.Namespace) -> int:
     if not args.faces and not args.group:
         marked = album.not_a_face_ids()
         if args.json:
-            _print_json(_face_rows(album, marked))
+            print_json(_face_rows(album, marked))
             return 0
         if not marked:
             print("no face is marked not a face")
@@ -212,7 +207,6 @@ def cmd_is_a_face(album: Album, args: argparse.Namespace) -> int:
 
 
 def cmd_hide(album: Album, args: argparse.Namespace) -> int:
-    from facealbum.cli import CommandError
 
     hidden = not args.show
     if args.group:
@@ -235,7 +229,7 @@ def cmd_suggestions(album: Album, args: argparse.Namespace) -> int:
     found = album.suggestions(person_id)
     if args.json:
         infos = album.faces_by_id([s.face_id for s in found])
-        _print_json(
+        print_json(
             [
                 {
                     "face_id": s.face_id,
@@ -252,7 +246,6 @@ def cmd_suggestions(album: Album, args: argparse.Namespace) -> int:
         return 0
     if not found:
         print("no suggestions")
-    from facealbum.model import readable_path
 
     for s in found:
         face = album.face(s.face_id)
@@ -266,7 +259,6 @@ def cmd_suggestions(album: Album, args: argparse.Namespace) -> int:
 
 
 def cmd_confirm(album: Album, args: argparse.Namespace) -> int:
-    from facealbum.cli import CommandError
 
     faces = list(args.faces)
     if args.person:
@@ -285,7 +277,7 @@ def cmd_person(album: Album, args: argparse.Namespace) -> int:
     photo_ids = album.photo_ids(person_id=ids[0]) if len(ids) == 1 else album.photos_with(ids)
     photos = album.photos(photo_ids)
     if args.json:
-        _print_json([{"photo_id": p, "photo": photos[p].path} for p in photo_ids if p in photos])
+        print_json([{"photo_id": p, "photo": photos[p].path} for p in photo_ids if p in photos])
         return 0
     for p in photo_ids:
         if p in photos:
@@ -294,7 +286,6 @@ def cmd_person(album: Album, args: argparse.Namespace) -> int:
 
 
 def cmd_export_xmp(album: Album, args: argparse.Namespace) -> int:
-    from facealbum.cli import PROG
 
     errors: list[str] = []
 
@@ -304,7 +295,7 @@ def cmd_export_xmp(album: Album, args: argparse.Namespace) -> int:
 
     written = album.export_xmp(args.photos or None, on_error=report)
     if args.json:
-        _print_json({"written": written, "errors": errors})
+        print_json({"written": written, "errors": errors})
     else:
         print(f"{written} sidecar(s) written" + (f", {len(errors)} failed" if errors else ""))
     return 1 if errors else 0
@@ -313,7 +304,7 @@ def cmd_export_xmp(album: Album, args: argparse.Namespace) -> int:
 def cmd_undo(album: Album, args: argparse.Namespace) -> int:
     undone = album.undo()
     if args.json:
-        _print_json({"undone": undone})
+        print_json({"undone": undone})
     else:
         print(f"undone: {undone}" if undone else "nothing to undo")
     return 0
@@ -323,7 +314,7 @@ def cmd_regroup(album: Album, args: argparse.Namespace) -> int:
     album.regroup(full=args.full)
     groups = album.groups()
     if args.json:
-        _print_json({"groups": len(groups)})
+        print_json({"groups": len(groups)})
     else:
         print(f"{len(groups)} unnamed groups")
     return 0

@@ -1,66 +1,27 @@
-"""The `facealbum` command: scan folders, search by photo, inspect a library.
-
-Start-up stays light: heavy modules (numpy, dlib, Qt) are imported only by the
-commands that need them. With no command, the GUI opens.
-"""
+"""The library commands: scan, redetect, search, similar, stats, folders."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import shlex
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from facealbum import config
+from facealbum.cli.output import PROG, CommandError, fail, print_json, readable_path, stderr_line
 
 if TYPE_CHECKING:
     from facealbum.album import Album
     from facealbum.model import ScanProgress
 
-PROG = "facealbum"
-EX_TEMPFAIL = 75  # sysexits.h: the library is busy, the same command may work later
 
-
-def readable_path(path: str) -> str:
-    """A path fit to print (see model.readable_path; imported late to keep start-up light)."""
-    from facealbum.model import readable_path as readable
-
-    return readable(path)
-
-
-class CommandError(Exception):
-    """The command failed for a reason the user can act on (one line, no traceback)."""
-
-
-def _detector_option(parser: argparse.ArgumentParser, help: str) -> None:
-    parser.add_argument("--detector", choices=list(config.DETECTORS), default=None, help=help)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=PROG, description="Find, name and search the people in your own photo library."
-    )
-    parser.add_argument(
-        "--library",
-        metavar="DIR",
-        help="library folder (default: $FACEALBUM_LIBRARY, else the user data folder)",
-    )
-    # --json is accepted before or after the command.
-    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
-    json_flag = argparse.ArgumentParser(add_help=False)
-    json_flag.add_argument(
-        "--json",
-        action="store_true",
-        default=argparse.SUPPRESS,
-        help="print machine-readable JSON on stdout",
-    )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+def register(sub: argparse._SubParsersAction, json_flag: argparse.ArgumentParser) -> None:
+    """Add the library commands to the main parser's subcommands."""
 
     scan = sub.add_parser("scan", parents=[json_flag], help="add folders if needed and scan them")
     scan.add_argument("paths", nargs="+", metavar="PATH")
@@ -108,70 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     remove.add_argument("path", metavar="PATH")
     folders.set_defaults(handler=cmd_folders)
 
-    from facealbum import cli_backup, cli_people
 
-    cli_people.register(sub, json_flag)
-    cli_backup.register(sub, json_flag)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.command is None:
-        return _run_gui(args.library)
-    from facealbum.album import LibraryError, StoreBusy, StoreError
-    from facealbum.config import resolve_library_dir
-
-    directory = resolve_library_dir(args.library)
-    try:
-        if hasattr(args, "library_handler"):  # backups, restore: the library stays closed
-            return args.library_handler(directory, args)
-        return _run_on_album(directory, args)
-    except StoreBusy as e:
-        return _fail(str(e), code=EX_TEMPFAIL)
-    except (CommandError, LibraryError, StoreError) as e:
-        return _fail(str(e))
-    except KeyboardInterrupt:
-        return _fail("interrupted", code=130)
-    except OSError as e:  # full disk, permissions: a message, never a traceback
-        return _fail(f"{e.filename + ': ' if e.filename else ''}{e.strerror or e}")
-
-
-def _run_on_album(directory: Path, args: argparse.Namespace) -> int:
-    """Open the library and run the command on it. Only the commands that add photos make
-    a new library, and say so: a mistyped --library must not silently create one."""
-    from facealbum.album import Album
-    from facealbum.config import DATABASE_NAME
-
-    new = not (directory / DATABASE_NAME).exists()
-    if new and not _makes_library(args):
-        raise CommandError(f"no facealbum library in {directory} (`{PROG} scan PHOTOS` makes one)")
-    with Album.open(directory) as album:
-        if new:
-            _stderr_line(f"{PROG}: new library in {directory}")
-        return args.handler(album, args)
-
-
-def _makes_library(args: argparse.Namespace) -> bool:
-    return args.command == "scan" or (args.command == "folders" and args.folder_command == "add")
-
-
-def _run_gui(library: str | None) -> int:
-    try:
-        from facealbum.ui.app import run_gui
-    except ImportError as e:
-        return _fail(f"the graphical interface is not available: {e}")
-    return run_gui(Path(library).expanduser() if library else None)
-
-
-def _fail(message: str, code: int = 1) -> int:
-    print(f"{PROG}: {message}", file=sys.stderr)
-    return code
-
-
-def _print_json(value: Any) -> None:
-    json.dump(value, sys.stdout, indent=2)
-    sys.stdout.write("\n")
+def _detector_option(parser: argparse.ArgumentParser, help: str) -> None:
+    parser.add_argument("--detector", choices=list(config.DETECTORS), default=None, help=help)
 
 
 # -- scan -------------------------------------------------------------------------------
@@ -187,7 +87,7 @@ def cmd_scan(album: Album, args: argparse.Namespace) -> int:
         path = Path(raw).expanduser()
         if not path.is_dir():
             failed = True
-            _fail(f"{raw}: {'not a folder' if path.exists() else 'no such folder'}")
+            fail(f"{raw}: {'not a folder' if path.exists() else 'no such folder'}")
             continue
         real = path.resolve()
         if not any(real == k or k in real.parents for k in known):
@@ -195,7 +95,7 @@ def cmd_scan(album: Album, args: argparse.Namespace) -> int:
                 album.add_folder(real)
             except LibraryError as e:
                 failed = True
-                _fail(str(e))
+                fail(str(e))
                 continue
             known = [Path(f.path) for f in album.folders()]
         roots.append(real)
@@ -203,7 +103,7 @@ def cmd_scan(album: Album, args: argparse.Namespace) -> int:
         return 1
     if args.detector and args.detector != album.settings.detector:
         album.update_settings(dataclasses.replace(album.settings, detector=args.detector))
-        _fail(
+        fail(
             f"the library finds faces with {args.detector} from now on; photos scanned "
             f"before keep theirs until `{PROG} redetect`"
         )
@@ -225,7 +125,7 @@ def cmd_redetect(album: Album, args: argparse.Namespace) -> int:
 
 def _scan_summary(final: ScanProgress, as_json: bool, failed: bool) -> int:
     if as_json:
-        _print_json(_progress_dict(final))
+        print_json(_progress_dict(final))
     else:
         print(
             f"{final.phase}: {final.done} of {final.total} photos analysed, "
@@ -239,11 +139,11 @@ def _scan_summary(final: ScanProgress, as_json: bool, failed: bool) -> int:
 def _report_kept(final: ScanProgress) -> None:
     """What the scan did not remove, and why, and what else to know: one line each."""
     for note in final.notes:
-        _fail(note)
+        fail(note)
     for f in final.offline:
-        _fail(f"{f.path} is offline ({f.reason}): its {f.photos_kept} photos are kept")
+        fail(f"{f.path} is offline ({f.reason}): its {f.photos_kept} photos are kept")
     for h in final.held_back:
-        _fail(
+        fail(
             f"{h.gone} of {h.known} photos of {h.folder} are gone; they stay in the library "
             f"until you confirm with: {PROG} scan --prune {shlex.quote(h.folder)}"
         )
@@ -270,7 +170,7 @@ def _scan_with_feedback(
             if bar is not None:
                 bar.write(f"{PROG}: skipped {line}", file=sys.stderr)
             else:
-                _stderr_line(f"{PROG}: skipped {line}")
+                stderr_line(f"{PROG}: skipped {line}")
         if bar is not None:
             if p.phase == "walking":
                 bar.set_description(f"finding photos ({p.done})")
@@ -296,10 +196,6 @@ def _scan_with_feedback(
             bar.close()
 
 
-def _stderr_line(text: str) -> None:
-    print(text, file=sys.stderr)
-
-
 def _install_cancel_on_sigint(cancel: threading.Event) -> Callable | None:
     if threading.current_thread() is not threading.main_thread():
         return None
@@ -307,7 +203,7 @@ def _install_cancel_on_sigint(cancel: threading.Event) -> Callable | None:
     def on_sigint(signum: int, frame: object) -> None:
         if cancel.is_set():
             raise KeyboardInterrupt
-        _stderr_line(f"{PROG}: stopping after the photos in progress (Ctrl-C again to abort)")
+        stderr_line(f"{PROG}: stopping after the photos in progress (Ctrl-C again to abort)")
         cancel.set()
 
     return signal.signal(signal.SIGINT, on_sigint)
@@ -360,7 +256,7 @@ def cmd_search(album: Album, args: argparse.Namespace) -> int:
             query_box = [round(v, 4) for v in face.box.as_list()]
             for m in matches:
                 rows.append({**_match_dict(m, n), "query_box": query_box})
-        _print_json(rows)
+        print_json(rows)
         return 0
     if not results:
         print(f"no face found in {readable_path(args.image)}")
@@ -375,7 +271,7 @@ def cmd_search(album: Album, args: argparse.Namespace) -> int:
 def cmd_similar(album: Album, args: argparse.Namespace) -> int:
     matches = album.similar_to_face(args.face_id, top=args.top, tolerance=args.tolerance)
     if args.json:
-        _print_json([_match_dict(m) for m in matches])
+        print_json([_match_dict(m) for m in matches])
         return 0
     if not matches:
         print(f"no other photo matches face {args.face_id}")
@@ -390,7 +286,7 @@ def cmd_similar(album: Album, args: argparse.Namespace) -> int:
 def cmd_stats(album: Album, args: argparse.Namespace) -> int:
     stats = {"library": str(album.directory), **album.stats()}
     if args.json:
-        _print_json(stats)
+        print_json(stats)
         return 0
     for key, value in stats.items():
         if isinstance(value, dict):
@@ -414,7 +310,7 @@ def cmd_folders(album: Album, args: argparse.Namespace) -> int:
     if args.folder_command == "add":
         info = album.add_folder(args.path)
         if args.json:
-            _print_json(_folder_dict(info))
+            print_json(_folder_dict(info))
         else:
             print(f"added {info.path} (run `{PROG} scan {info.path}` to find its faces)")
         return 0
@@ -422,13 +318,13 @@ def cmd_folders(album: Album, args: argparse.Namespace) -> int:
         target: str | int = args.path
         removed = album.remove_folder(int(target) if str(target).isdigit() else target)
         if args.json:
-            _print_json({"removed": args.path, "faces_removed": removed})
+            print_json({"removed": args.path, "faces_removed": removed})
         else:
             print(f"removed {args.path} ({removed} faces forgotten; the photos are untouched)")
         return 0
     folders = album.folders()
     if args.json:
-        _print_json([_folder_dict(f) for f in folders])
+        print_json([_folder_dict(f) for f in folders])
         return 0
     if not folders:
         print(f"no folders yet (add one with `{PROG} folders add PATH`)")

@@ -14,8 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from facealbum.db import queries
-from facealbum.model import Box
-from facealbum.xmp import (
+from facealbum.interop.xmp import (
     FaceRegion,
     XmpError,
     mwg_orientation,
@@ -23,6 +22,7 @@ from facealbum.xmp import (
     remove_stale_temp_files,
     write_regions,
 )
+from facealbum.model import Box
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from facealbum import config
-from facealbum.album_people import PeopleMixin
+from facealbum.album.people import PeopleMixin
 from facealbum.db import backup as db_backup
 from facealbum.db import queries, scan_writes
 from facealbum.db.migrations import MigrationError
@@ -350,7 +350,7 @@ class Album(PeopleMixin):
         folder that cannot be read is offline: its photos stay (final.offline). Removals
         that are most of a folder, or under a bare folder (an empty mount point), wait
         for the user (final.held_back) unless `prune`."""
-        from facealbum.album_scan import ScanJob
+        from facealbum.album.scan import ScanJob
 
         targets = self._scan_targets(folders)
         final = ScanJob(self, targets, progress, cancel, pause, prune=prune).run()
@@ -374,7 +374,7 @@ class Album(PeopleMixin):
         person and rejections; a face with a person or a rejection that the detector does
         not find stays as it is. A cancelled or killed run resumes where it stopped: the
         photos already done carry the new detector's name."""
-        from facealbum.album_scan import ScanJob
+        from facealbum.album.scan import ScanJob
 
         detector = detector or config.RECOMMENDED_DETECTOR
         if detector not in config.DETECTORS:

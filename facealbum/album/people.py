@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from facealbum.album_grouping import WRITE_BATCH, Batches, Grouping
+from facealbum.album.grouping import WRITE_BATCH, Batches, Grouping
 from facealbum.db import people_queries as pq
 from facealbum.db import people_writes as pw
 from facealbum.db import queries
@@ -443,19 +443,19 @@ class PeopleMixin:
         were written. Each failure (read-only folder, damaged sidecar) goes to on_error as
         one line; without on_error, failures raise one LibraryError after the rest is done.
         """
-        from facealbum import album_xmp
+        from facealbum.album import xmp_names
 
         errors: list[str] = []
-        written = album_xmp.export(self._store.conn, photo_ids, on_error or errors.append)
+        written = xmp_names.export(self._store.conn, photo_ids, on_error or errors.append)
         if errors:
             more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
             raise LibraryError(f"{written} sidecars written; {errors[0]}{more}")
         return written
 
     def _read_hints(self, face_ids: list[int]) -> list[tuple[int, str]]:
-        from facealbum import album_xmp
+        from facealbum.album import xmp_names
 
-        return album_xmp.read_hints(self._store.conn, face_ids)
+        return xmp_names.read_hints(self._store.conn, face_ids)
 
     # -- grouping -------------------------------------------------------------------------
 

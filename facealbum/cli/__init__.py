@@ -1,0 +1,2 @@
+"""The `facealbum` command line: main parses and dispatches, library and people and backup
+hold the commands, output holds what they print."""
