@@ -14,6 +14,11 @@ import numpy as np
 
 # -- what the engine finds -----------------------------------------------------------
 
+# The files a scan reads and a dialog offers: what Pillow (with pillow-heif) decodes.
+PHOTO_EXTENSIONS: frozenset[str] = frozenset(
+    {".jpg", ".jpeg", ".jpe", ".png", ".heic", ".heif", ".webp", ".tif", ".tiff", ".bmp", ".gif"}
+)
+
 ENCODING_DIM = 128
 
 

@@ -17,13 +17,13 @@ from PIL import Image, features
 from facealbum.engine import images
 from facealbum.engine.images import (
     MAX_PIXELS,
-    PHOTO_EXTENSIONS,
     ImageLoadError,
     LoadedImage,
     fingerprint,
     load_image,
     read_photo_bytes,
 )
+from facealbum.model import PHOTO_EXTENSIONS
 
 ORIENTATION = 0x0112
 EXIF_IFD = 0x8769

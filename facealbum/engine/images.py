@@ -19,10 +19,6 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-PHOTO_EXTENSIONS: frozenset[str] = frozenset(
-    {".jpg", ".jpeg", ".jpe", ".png", ".heic", ".heif", ".webp", ".tif", ".tiff", ".bmp", ".gif"}
-)
-
 # Larger photos are refused: decoding one would take gigabytes of memory. 200 MP
 # is above any camera a family album meets (medium format tops out near 100 MP).
 MAX_PIXELS = 200_000_000

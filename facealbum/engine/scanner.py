@@ -17,9 +17,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from facealbum.engine.images import PHOTO_EXTENSIONS
 from facealbum.engine.pool import ProcessPool, WorkerError, WorkerStartError
-from facealbum.model import PhotoAnalysis
+from facealbum.model import PHOTO_EXTENSIONS, PhotoAnalysis
 
 # -- what is on disk, what the library knows --------------------------------------------
 

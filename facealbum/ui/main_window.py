@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from facealbum.album import StoreError
-from facealbum.engine.images import PHOTO_EXTENSIONS
+from facealbum.model import PHOTO_EXTENSIONS
 from facealbum.ui import library_tools
 from facealbum.ui.context import LibraryContext
 from facealbum.ui.dialogs import describe_error, show_error

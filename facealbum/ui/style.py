@@ -7,7 +7,7 @@ from functools import lru_cache
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPixmap
 
-from facealbum.engine.images import PHOTO_EXTENSIONS
+from facealbum.model import PHOTO_EXTENSIONS
 
 ACCENT = "#2a8c9e"
 
