@@ -84,11 +84,11 @@ def build_library(tmp: Path, photos: int, sources: list[Path]) -> tuple[Path, di
     album = Album.open(lib)
     open_library.fill(album, vectors)
     old = "/bench/photos"
-    with album.store.write() as conn:
+    with album._store.write() as conn:
         conn.execute("UPDATE folders SET path = ? WHERE path = ?", (str(tree), old))
         conn.execute("UPDATE photos SET path = ? || substr(path, ?)", (str(tree), len(old) + 1))
         paths = [Path(p) for (p,) in conn.execute("SELECT path FROM photos ORDER BY id")]
-    album.store.close()
+    album._store.close()
     filled = time.perf_counter()
     for i, path in enumerate(paths):
         if i % 1000 == 0:

@@ -57,7 +57,7 @@ def encodings(n: int) -> tuple[np.ndarray, str]:
 def fill(album: Album, vectors: np.ndarray) -> None:
     """Insert photos and faces straight into the store, one transaction."""
     n_photos = (len(vectors) + FACES_PER_PHOTO - 1) // FACES_PER_PHOTO
-    with album.store.write() as conn:
+    with album._store.write() as conn:
         folder = conn.execute("INSERT INTO folders (path) VALUES ('/bench/photos')").lastrowid
         conn.executemany(
             "INSERT INTO photos (id, folder_id, path, size, mtime, fingerprint, width, height,"
@@ -73,7 +73,7 @@ def fill(album: Album, vectors: np.ndarray) -> None:
             " size_px, sharpness, encoding) VALUES (?, 0.1, 0.1, 0.3, 0.4, 1.0, 200, 50.0, ?)",
             ((1 + i // FACES_PER_PHOTO, v.tobytes()) for i, v in enumerate(vectors)),
         )
-        _, generation = album.store.bump_generation(conn)
+        _, generation = album._store.bump_generation(conn)
         # As every write through the facade does: the generation of each encoding.
         conn.execute("UPDATE faces SET encoding_generation = ?", (generation,))
 
@@ -102,8 +102,8 @@ def write_behind(lib: Path, vectors: np.ndarray) -> None:
                 changes.extend(scan_writes.save_analysis(conn, folder, a)[1])
             return changes
 
-        album.write_faces(write)
-    album.store.close()  # killed: the index is never saved
+        album._sync.write_faces(write)
+    album._store.close()  # killed: the index is never saved
 
 
 def time_catch_up(lib: Path, behind: np.ndarray, repeat: int) -> dict:
@@ -135,7 +135,7 @@ def time_catch_up(lib: Path, behind: np.ndarray, repeat: int) -> dict:
             assert state.startswith("caught up"), state
             assert matches and matches[0].distance < 1e-4, "a face written behind is found"
             save_s = sum(saves)
-            album.store.close()
+            album._store.close()
             shutil.rmtree(copy)
             runs.append(
                 {"open_s": opened - start, "of_which_save_s": save_s,
@@ -177,7 +177,7 @@ def main() -> None:
         lib = Path(tmp) / "library"
         album = Album.open(lib)
         fill(album, vectors)
-        album.store.close()  # as if killed: closing the album would bring its index up to date
+        album._store.close()  # as if killed: closing the album would bring its index up to date
         # First open after the rows appear: the empty index saved at creation catches up
         # on every face, which builds the graph (a crash recovery).
         rebuild_s, album = timed(lambda: Album.open(lib))

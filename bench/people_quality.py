@@ -43,7 +43,7 @@ def identities(album: Album, labels: dict[str, list[str]]) -> dict[int, str]:
     the nearest listed identity (each once), the others stay unknown."""
     photos = album.photos(album.photo_ids())
     faces = {pid: album.faces_in_photo(pid) for pid in photos}
-    conn = album.store.conn
+    conn = album._store.conn
     enc = {
         r[0]: np.frombuffer(r[1], np.float32)
         for r in conn.execute("SELECT id, encoding FROM faces")

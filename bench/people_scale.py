@@ -10,7 +10,7 @@ from bench/synthetic.py; two faces per photo), names a few hundred people by giv
 of their identity's faces as user assignments, opens it once so the index is built, then times
 
 (a) album.regroup(full=True), in a fresh process so its peak RSS is its own;
-(b) 1k new faces written (through Album.write_faces, as a scan does), then
+(b) 1k new faces written (written as a scan writes them, database and index together), then
     album.update_people_after_scan(), several rounds;
 (c) album.people(), album.groups(), album.suggestions() in full, and as the People page
     calls them: the first MAX_GROUPS groups, the XMP names, one person's suggestions.
@@ -60,7 +60,7 @@ def make_encodings(n_faces: int, n_identities: int) -> tuple[np.ndarray, np.ndar
 def name_people(album: Album, identity: np.ndarray, n_named: int) -> int:
     """Person p owns NAMED_FACES faces of identity p (user-assigned); returns faces named."""
     named = 0
-    with album.store.write() as conn:
+    with album._store.write() as conn:
         for p in range(n_named):
             faces = (np.flatnonzero(identity == p)[:NAMED_FACES] + 1).tolist()  # ids from 1
             pid = conn.execute("INSERT INTO people (name) VALUES (?)", (f"person {p}",)).lastrowid
@@ -99,7 +99,7 @@ def add_faces(album: Album, vectors: np.ndarray) -> None:
             ids.append(cur.lastrowid)
         return scan_writes.FaceChanges(ids, list(vectors), [])
 
-    album.write_faces(write)
+    album._sync.write_faces(write)
 
 
 def timed(fn):
@@ -119,7 +119,7 @@ def regroup_child(lib: Path) -> None:
     cpu = time.process_time()
     regroup_s, _ = timed(lambda: album.regroup(full=True))
     cpu = time.process_time() - cpu
-    conn = album.store.conn
+    conn = album._store.conn
     figures = {
         "open_s": round(open_s, 3),
         "regroup_s": round(regroup_s, 3),

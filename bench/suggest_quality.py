@@ -80,7 +80,7 @@ def _truth(album, by_path: dict[str, list[str]]) -> dict[int, str]:
     photos = album.photos(album.photo_ids())
     faces = {pid: album.faces_in_photo(pid) for pid in photos}
     enc = {r[0]: np.frombuffer(r[1], np.float32)
-           for r in album.store.conn.execute("SELECT id, encoding FROM faces")}  # fmt: skip
+           for r in album._store.conn.execute("SELECT id, encoding FROM faces")}  # fmt: skip
     out: dict[int, str] = {}
     seen: dict[str, list[np.ndarray]] = {}
     for pid, info in photos.items():

@@ -121,7 +121,7 @@ def meter_store(album: Album, meter: HoldMeter) -> None:
             meter.transactions.append(time.perf_counter() - start)
 
     Store.write = timed_write  # type: ignore[method-assign]
-    store = album.store
+    store = album._store
     store._write_lock = TimedLock(store._write_lock, meter.lock_holds)  # type: ignore[assignment]
 
 
@@ -159,7 +159,7 @@ def renamer_child(lib: Path, person_id: int) -> None:
     sys.stdin.readline()  # ... and has ended
     stop.set()
     worker.join()
-    album.store.close()  # the index is the measuring process's to save
+    album._store.close()  # the index is the measuring process's to save
     print(json.dumps(figures), flush=True)
 
 
@@ -230,7 +230,7 @@ def main() -> None:
         steps["base_regroup"] = measure(lambda: album.regroup(full=True), album, lib, meter, people)
         print("base regroup:", steps["base_regroup"], flush=True)
         add_faces(album, vectors[base:])
-        album.save_index()  # the renaming process opens the library with it
+        album._sync.save()  # the renaming process opens the library with it
         steps["after_scan"] = measure(album.update_people_after_scan, album, lib, meter, people)
         print("after scan:", steps["after_scan"], flush=True)
         steps["full_regroup"] = measure(lambda: album.regroup(full=True), album, lib, meter, people)

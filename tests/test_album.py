@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers_storage import library_store, write_as_scan
 from library_builder import GROUP, NO_FACE, OBAMA, OTHERS, build_folder, corrupt_photo, move
 from library_builder import reduced_copy as reduced
 
@@ -97,9 +98,9 @@ def test_similar_to_face_excludes_its_own_photo(library: Album):
 
 def test_similar_to_encoding_is_one_match_per_photo(library: Album):
     enc = np.frombuffer(
-        library.store.conn.execute(
-            "SELECT encoding FROM faces WHERE id = ?", (face_of(library, "obama_2"),)
-        ).fetchone()[0],
+        library_store(library)
+        .conn.execute("SELECT encoding FROM faces WHERE id = ?", (face_of(library, "obama_2"),))
+        .fetchone()[0],
         dtype=np.float32,
     )
     matches = library.similar_to_encoding(enc, top=10, tolerance=1.2)
@@ -144,7 +145,7 @@ def test_rescan_follows_adds_edits_deletes_moves_and_touches(faces_dir: Path, tm
         assert album.scan().faces_found == 4
         ids = {Path(i.path).stem: i.id for i in album.photos(album.photo_ids()).values()}
         face = {stem: album.faces_in_photo(pid)[0].id for stem, pid in ids.items()}
-        with album.store.write() as conn:
+        with library_store(album).write() as conn:
             mom = conn.execute("INSERT INTO people (name) VALUES ('Guido')").lastrowid
             conn.execute("UPDATE faces SET person_id = ?, assigned_by = 'user'", (mom,))
             conn.execute("UPDATE photos SET scanned_at = 'sentinel'")
@@ -163,7 +164,7 @@ def test_rescan_follows_adds_edits_deletes_moves_and_touches(faces_dir: Path, tm
         # the move kept the photo, its face id and was not analysed again
         assert by_path[str(moved)].id == ids["biden_2"]
         assert [f.id for f in album.faces_in_photo(ids["biden_2"])] == [face["biden_2"]]
-        scanned_at = dict(album.store.conn.execute("SELECT path, scanned_at FROM photos"))
+        scanned_at = dict(library_store(album).conn.execute("SELECT path, scanned_at FROM photos"))
         assert scanned_at[str(moved)] == scanned_at[str(obama1)] == "sentinel"
         # the edit was analysed again and kept the name of the face
         assert scanned_at[str(guido)] != "sentinel"
@@ -264,10 +265,10 @@ def test_faces_written_by_another_process_are_never_hidden_by_a_stale_index(tmp_
     def add_photo(album: Album, name: str) -> None:
         face = Face(Box(0.1, 0.1, 0.3, 0.3), 1.0, 100, 50.0, np.full(128, 0.05, np.float32))
         analysis = PhotoAnalysis(f"/p/{name}", 1, 1.0, name, 10, 10, None, (face,))
-        album.write_faces(lambda conn: scan_writes.save_analysis(conn, folder, analysis)[1])
+        write_as_scan(album, lambda conn: scan_writes.save_analysis(conn, folder, analysis)[1])
 
     gui = Album.open(tmp_path / "lib")
-    with gui.store.write() as conn:
+    with library_store(gui).write() as conn:
         folder = conn.execute("INSERT INTO folders (path) VALUES ('/p')").lastrowid
     add_photo(gui, "a.jpg")
     with Album.open(tmp_path / "lib") as cli:  # e.g. `facealbum scan` while the app is open

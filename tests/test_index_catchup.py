@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from helpers_scan_kill import kill_scan_midway
+from helpers_storage import library_store, write_as_scan
 from library_builder import OBAMA, OTHERS, build_folder, reduced_copy
 
 from facealbum.album import Album
@@ -45,11 +46,11 @@ def analysis(name: str, seeds: list[int], shift: float = 0.0) -> PhotoAnalysis:
 
 
 def save(album: Album, folder: int, a: PhotoAnalysis) -> None:
-    album.write_faces(lambda conn: scan_writes.save_analysis(conn, folder, a)[1])
+    write_as_scan(album, lambda conn: scan_writes.save_analysis(conn, folder, a)[1])
 
 
 def remove(album: Album, name: str) -> None:
-    album.write_faces(lambda conn: scan_writes.remove_photos(conn, [f"/p/{name}"]))
+    write_as_scan(album, lambda conn: scan_writes.remove_photos(conn, [f"/p/{name}"]))
 
 
 def photo_found(album: Album, vector: np.ndarray) -> str | None:
@@ -61,7 +62,7 @@ def photo_found(album: Album, vector: np.ndarray) -> str | None:
 def make_library(path: Path, photos: int, faces_per_photo: int = 2) -> int:
     """A library of synthetic faces, closed with its index saved; returns its folder id."""
     with Album.open(path) as album:
-        with album.store.write() as conn:
+        with library_store(album).write() as conn:
             folder = conn.execute("INSERT INTO folders (path) VALUES ('/p')").lastrowid
         for p in range(photos):
             seeds = [p * 10 + i for i in range(faces_per_photo)]
@@ -250,7 +251,7 @@ def test_a_killed_scan_is_caught_up_on_the_next_open(faces_dir: Path, tmp_path: 
     assert 0 < added < later_faces, "the kill should land mid-scan"
     with Album.open(lib) as album:
         assert album.index_state == f"caught up: +{added} -0"
-        newest = album.store.conn.execute("SELECT MAX(id) FROM faces").fetchone()[0]
+        newest = library_store(album).conn.execute("SELECT MAX(id) FROM faces").fetchone()[0]
         info = album.face(newest)
         own = album.similar_to_encoding(_encoding(album, newest), top=1, tolerance=EXACT)
         assert [(m.face_id, m.photo_id) for m in own] == [(newest, info.photo_id)]
@@ -268,7 +269,7 @@ def _face_count(lib: Path) -> int:
 
 
 def _encoding(album: Album, face_id: int) -> np.ndarray:
-    row = album.store.conn.execute("SELECT encoding FROM faces WHERE id = ?", (face_id,))
+    row = library_store(album).conn.execute("SELECT encoding FROM faces WHERE id = ?", (face_id,))
     return np.frombuffer(row.fetchone()[0], dtype=np.float32)
 
 

@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from helpers_storage import library_store
 from library_builder import OBAMA, OTHERS, build_folder, move
 
 from facealbum.album import Album
@@ -173,7 +174,7 @@ def test_photos_moved_to_another_folder_keep_names_and_rejections(faces_dir, tmp
         assert moved["biden_2"][0].person_id is None
         # The rejection is back: assigning automatically never gives Biden to Alice.
         assert (biden_face, alice) in set(
-            album.store.conn.execute("SELECT face_id, person_id FROM rejections")
+            library_store(album).conn.execute("SELECT face_id, person_id FROM rejections")
         )
         assert album.stats()["vanished_photos"] == 0
         assert album.stats()["index"]["size"] == album.stats()["faces"] == 4

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers_storage import library_store, write_as_scan
 from PIL import Image
 
 from facealbum.album import Album, LibraryError
@@ -48,7 +49,7 @@ def encodings(n_people: int, seed: int = 0) -> np.ndarray:
 def add_photos(album: Album, folder: Path, vectors: np.ndarray, box: Box = BOX) -> list[int]:
     """One small real JPEG per face in `folder`, stored as a scan stores it; face ids."""
     folder.mkdir(parents=True, exist_ok=True)
-    conn = album.store.conn
+    conn = library_store(album).conn
     row = conn.execute("SELECT id FROM folders WHERE path = ?", (str(folder.resolve()),))
     row = row.fetchone()
     folder_id = row[0] if row else album.add_folder(folder).id
@@ -67,7 +68,7 @@ def add_photos(album: Album, folder: Path, vectors: np.ndarray, box: Box = BOX) 
         ids.extend(changes.added_ids)
         return changes
 
-    album.write_faces(write)
+    write_as_scan(album, write)
     return ids
 
 
@@ -111,7 +112,9 @@ def test_a_group_marked_not_faces_leaves_groups_and_searches_until_undone(librar
     assert not set(dogs) & grouped_faces(album)
     assert all(album.face(f).not_a_face and album.face(f).group_id is None for f in dogs)
     assert not found_by_search(album, dogs[0])  # not even each other
-    encoding = album.store.conn.execute("SELECT encoding FROM faces WHERE id = ?", (dogs[1],))
+    encoding = library_store(album).conn.execute(
+        "SELECT encoding FROM faces WHERE id = ?", (dogs[1],)
+    )
     vector = np.frombuffer(encoding.fetchone()[0], np.float32)
     assert not {m.face_id for m in album.similar_to_encoding(vector)} & set(dogs)
     assert set(ann[1:]) <= found_by_search(album, ann[0])  # everyone else is still found
@@ -143,7 +146,9 @@ def test_a_named_face_marked_not_a_face_leaves_its_person_and_undo_gives_it_back
     assert (person.face_count, person.photo_count) == (FACES_EACH - 1, FACES_EACH - 1)
     assert person.cover_face_id != poster
     # Nor does the user's choice come back if the face is ever Ann's again.
-    assert album.store.conn.execute("SELECT cover_face_id FROM people").fetchone() == (None,)
+    assert library_store(album).conn.execute("SELECT cover_face_id FROM people").fetchone() == (
+        None,
+    )
     assert album.face(poster).photo_id not in album.photo_ids(person_id=ann_id)
     face = album.face(poster)
     assert (face.person_id, face.assigned_by, face.not_a_face) == (None, None, True)
@@ -174,12 +179,12 @@ def test_suggestions_and_automatic_assignment_leave_out_faces_marked_not_a_face(
     # suggested nor assigned automatically when the scan's new faces are worked out.
     album.update_settings(Settings(auto_assign=True))
     more = add_photos(album, tmp_path / "more", like_ann[2:])
-    with album.store.write() as conn:
+    with library_store(album).write() as conn:
         conn.execute("UPDATE faces SET not_a_face = 1 WHERE id = ?", (more[0],))
     album.update_people_after_scan(read_xmp=False)
     assert album.face(more[1]).person_id == ann_id  # the same look, a face: assigned
     assert album.face(more[0]).person_id is None
-    stored = album.store.conn.execute("SELECT face_id FROM suggestions").fetchall()
+    stored = library_store(album).conn.execute("SELECT face_id FROM suggestions").fetchall()
     assert (more[0],) not in stored and (later[0],) not in stored
 
 
@@ -187,7 +192,9 @@ def test_a_suggestion_left_stored_for_a_face_marked_not_a_face_is_not_shown(libr
     album, (ann, _bob, dogs) = library
     ann_id = album.name_group(group_of(album, ann[0]), "Ann")
     album.mark_not_a_face([dogs[0]])
-    with album.store.write() as conn:  # as a plan made before the mark would have stored it
+    with library_store(
+        album
+    ).write() as conn:  # as a plan made before the mark would have stored it
         conn.execute(
             "INSERT INTO suggestions (face_id, person_id, distance, confidence)"
             " VALUES (?, ?, 0.3, 0.9)",
@@ -199,7 +206,7 @@ def test_a_suggestion_left_stored_for_a_face_marked_not_a_face_is_not_shown(libr
 
 def test_a_name_from_xmp_is_not_offered_for_a_face_marked_not_a_face(library):
     album, (_ann, bob, _dogs) = library
-    with album.store.write() as conn:
+    with library_store(album).write() as conn:
         conn.execute("INSERT INTO face_hints (face_id, name) VALUES (?, 'Rex')", (bob[0],))
     assert [s.face_id for s in album.suggestions(source="xmp")] == [bob[0]]
 
@@ -251,14 +258,14 @@ def test_unknown_faces_and_groups_change_nothing(library):
 
 def test_the_index_keeps_every_encoding_and_stays_in_step(library, tmp_path: Path):
     album, (_ann, _bob, dogs) = library
-    generation = album.store.generation()
+    generation = library_store(album).generation()
 
     album.mark_not_a_face(dogs)
     album.undo()
     album.mark_not_a_face(dogs[:1])
 
     # The mark is no change of encodings: the index holds them all, at the same generation.
-    assert album.store.generation() == generation
+    assert library_store(album).generation() == generation
     assert album.stats()["index"]["size"] == album.stats()["faces"]
     assert album.stats()["not_a_face"] == 1
     album.close()
@@ -301,22 +308,22 @@ def test_grouping_never_places_a_face_marked_not_a_face(library):
     album, (_ann, bob, _dogs) = library
     bob_group = group_of(album, bob[1])
     album.mark_not_a_face([bob[0]])
-    conn = album.store.conn
+    conn = library_store(album).conn
 
     placement = album._grouping().plan_join(conn, bob)
     assert bob[0] not in placement.face_ids
     plan = album._grouping().plan_regroup(conn)
     assert bob[0] not in plan.face_ids[plan.new_groups > 0]
-    with album.store.write() as conn:
+    with library_store(album).write() as conn:
         pw.set_groups(conn, None, [bob[0]], [bob_group])
         pw.move_groups(conn, [bob[0]], [0], [bob_group])
     assert album.face(bob[0]).group_id is None
     # An ungrouped, unnamed face: the mark is all that changes.
-    with album.store.write() as conn:
+    with library_store(album).write() as conn:
         conn.execute("UPDATE faces SET group_id = NULL WHERE id = ?", (bob[2],))
-    before = pq.grouping_state(album.store.conn)
+    before = pq.grouping_state(library_store(album).conn)
     album.mark_not_a_face([bob[2]])
-    assert pq.grouping_state(album.store.conn) != before
+    assert pq.grouping_state(library_store(album).conn) != before
 
 
 # -- rescans, re-detections, moves --------------------------------------------------------
@@ -332,8 +339,8 @@ def save(album: Album, photo_id: int, faces: tuple[Face, ...], keep_decided: boo
     """Store a new analysis of the photo, as a scan (or a re-detection) does."""
     folder = album.photo(photo_id).folder_id
     analysis = analysis_of(album, photo_id, faces)
-    album.write_faces(
-        lambda conn: scan_writes.save_analysis(conn, folder, analysis, keep_decided)[1]
+    write_as_scan(
+        album, lambda conn: scan_writes.save_analysis(conn, folder, analysis, keep_decided)[1]
     )
 
 
@@ -366,7 +373,9 @@ def test_a_new_face_over_a_face_marked_not_a_face_stays_not_a_face(library, keep
 def test_a_face_marked_not_a_face_keeps_its_row_when_found_again_in_place(library):
     album, (_ann, _bob, dogs) = library
     album.mark_not_a_face([dogs[0]])
-    vector = album.store.conn.execute("SELECT encoding FROM faces WHERE id = ?", (dogs[0],))
+    vector = library_store(album).conn.execute(
+        "SELECT encoding FROM faces WHERE id = ?", (dogs[0],)
+    )
     same = Face(BOX, 0.9, 80, 40.0, np.frombuffer(vector.fetchone()[0], np.float32))
 
     photo = album.face(dogs[0]).photo_id
@@ -391,25 +400,29 @@ def test_a_photo_that_vanishes_and_returns_keeps_its_mark(library, tmp_path: Pat
     album, (_ann, _bob, dogs) = library
     album.mark_not_a_face([dogs[0]])
     info = album.photo(album.face(dogs[0]).photo_id)
-    fingerprint = album.store.conn.execute(
-        "SELECT fingerprint FROM photos WHERE id = ?", (info.id,)
-    ).fetchone()[0]
+    fingerprint = (
+        library_store(album)
+        .conn.execute("SELECT fingerprint FROM photos WHERE id = ?", (info.id,))
+        .fetchone()[0]
+    )
     moved = tmp_path / "photos" / "moved.jpg"
     shutil.move(info.path, moved)
 
-    album.write_faces(lambda conn: scan_writes.remove_photos(conn, [info.path]))
-    album.write_faces(
+    write_as_scan(album, lambda conn: scan_writes.remove_photos(conn, [info.path]))
+    write_as_scan(
+        album,
         lambda conn: scan_writes.save_move(
             conn, info.folder_id, str(moved), 1000, 0.0, fingerprint, info.path, False
-        )[1]
+        )[1],
     )
     # A copy of it elsewhere is the same dog.
     copy = tmp_path / "photos" / "copy.jpg"
     shutil.copy(moved, copy)
-    album.write_faces(
+    write_as_scan(
+        album,
         lambda conn: scan_writes.save_move(
             conn, info.folder_id, str(copy), 1000, 0.0, fingerprint, str(moved), False
-        )[1]
+        )[1],
     )
 
     returned = [album.faces_in_photo(p) for p in album.photo_ids() if p != info.id]

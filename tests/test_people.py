@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from helpers_storage import library_store
 from library_builder import build_folder, reduced_copy
 
 from facealbum.album import Album, LibraryError
@@ -67,7 +68,7 @@ def person(album: Album, name: str):
 
 def state(album: Album) -> tuple:
     """Everything a user decision can change, to compare before and after an undo."""
-    conn = album.store.conn
+    conn = library_store(album).conn
     return (
         conn.execute("SELECT id, name, hidden, cover_face_id FROM people ORDER BY id").fetchall(),
         conn.execute(
@@ -221,9 +222,13 @@ def test_merge_carries_rejections_to_the_target(album: Album):
     album.merge_people([guido], obama)
     assert [p.name for p in album.people()] == ["Barack Obama"]
     assert person(album, "Barack Obama").face_count == 6
-    rejected = album.store.conn.execute(
-        "SELECT 1 FROM rejections WHERE face_id = ? AND person_id = ?", (kit_face, obama)
-    ).fetchone()
+    rejected = (
+        library_store(album)
+        .conn.execute(
+            "SELECT 1 FROM rejections WHERE face_id = ? AND person_id = ?", (kit_face, obama)
+        )
+        .fetchone()
+    )
     assert rejected is not None
     album.regroup(full=True)
     assert kit_face not in [s.face_id for s in album.suggestions(obama)]
@@ -285,7 +290,7 @@ def test_undo_puts_back_each_action(album: Album, action: str):
         album.delete_person(person(album, "Placeholder").id)  # unassigned, never rejected
         assert face in [s.face_id for s in album.suggestions(obama)]
     before = state(album)
-    depth = album.store.conn.execute("SELECT COUNT(*) FROM undo_log").fetchone()[0]
+    depth = library_store(album).conn.execute("SELECT COUNT(*) FROM undo_log").fetchone()[0]
     run = {
         "name_group": lambda: album.name_group(guido_group, "Guido"),
         "name_into_existing": lambda: album.name_group(guido_group, "barack obama"),
@@ -307,7 +312,7 @@ def test_undo_puts_back_each_action(album: Album, action: str):
     undone = [album.undo() for _ in range(2 if action == "merge" else 1)]
     assert all(undone)
     assert state(album) == before
-    assert album.store.conn.execute("SELECT COUNT(*) FROM undo_log").fetchone()[0] == depth
+    assert library_store(album).conn.execute("SELECT COUNT(*) FROM undo_log").fetchone()[0] == depth
 
 
 def test_undo_of_an_unrelated_action_keeps_a_rejection(album: Album):

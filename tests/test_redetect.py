@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from helpers_storage import library_store
 from library_builder import GROUP, OBAMA, OTHERS, build_folder
 
 from facealbum.album import Album
@@ -53,7 +54,7 @@ def test_finding_faces_again_keeps_names_confirmations_and_rejections(hog_librar
     for face_id, (name, how) in before.items():
         if name is not None:  # same face row, same person, same kind of assignment
             assert (after[face_id].person_name, after[face_id].assigned_by) == (name, how)
-    rejected = set(album.store.conn.execute("SELECT face_id, person_id FROM rejections"))
+    rejected = set(library_store(album).conn.execute("SELECT face_id, person_id FROM rejections"))
     assert (faces["biden_2"][0].id, obama) in rejected
     # The faces now come from YuNet: the photos say so, and nothing is left to redo.
     assert album.find_faces_again(detector="yunet").total == 0
@@ -82,9 +83,11 @@ def test_a_cancelled_redetection_resumes_where_it_stopped(hog_library: Album):
 
     first = album.find_faces_again(detector="yunet", progress=stop_after_two, cancel=cancel)
     assert first.phase == "cancelled" and first.done < 6
-    done = album.store.conn.execute(
-        "SELECT COUNT(*) FROM photos WHERE detector = 'yunet'"
-    ).fetchone()[0]
+    done = (
+        library_store(album)
+        .conn.execute("SELECT COUNT(*) FROM photos WHERE detector = 'yunet'")
+        .fetchone()[0]
+    )
     second = album.find_faces_again(detector="yunet")
     assert second.phase == "done" and second.total == 6 - done
 
@@ -96,7 +99,7 @@ def test_a_library_made_before_yunet_keeps_hog_until_its_faces_are_found_again(
     # file (or no settings file) and NULL detectors on their photos: they stay with HOG,
     # so that new photos are boxed like the old ones.
     directory = hog_library.directory
-    hog_library.store.conn.execute("UPDATE photos SET detector = NULL")
+    library_store(hog_library).conn.execute("UPDATE photos SET detector = NULL")
     hog_library.close()
     (directory / "settings.json").unlink()
     with Album.open(directory) as album:

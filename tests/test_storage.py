@@ -11,7 +11,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from helpers_storage import add_photos, encoding, people, small_library
+from helpers_storage import add_photos, encoding, library_store, people, small_library
 from PIL import Image
 
 from facealbum import config
@@ -96,7 +96,7 @@ def test_a_scan_batch_on_a_full_disk_fails_whole_and_the_library_goes_on(tmp_pat
     lib = small_library(tmp_path / "lib", photos=2)
     folder = tmp_path / "lib-photos"
     with Album.open(lib) as album:
-        conn = album.store.conn  # this thread's: the writes below run on it
+        conn = library_store(album).conn  # this thread's: the writes below run on it
         pages = conn.execute("PRAGMA page_count").fetchone()[0]
         conn.execute(f"PRAGMA max_page_count = {pages}")  # the disk is full
         names = [f"new{i}.jpg" for i in range(200)]

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers_storage import library_store, write_as_scan
 
 from facealbum.album import Album
 from facealbum.album import grouping as album_grouping
@@ -63,7 +64,7 @@ def add_faces(album: Album, vectors: np.ndarray) -> list[int]:
         ids.extend(insert_photos(conn, vectors))
         return scan_writes.FaceChanges(list(ids), list(vectors), [])
 
-    album.write_faces(write)
+    write_as_scan(album, write)
     return ids
 
 
@@ -72,7 +73,7 @@ def groups_by_face(album: Album) -> dict[int, int]:
 
 
 def state(album: Album) -> tuple:
-    conn = album.store.conn
+    conn = library_store(album).conn
     return (
         conn.execute(
             "SELECT id, person_id, assigned_by, group_id FROM faces ORDER BY id"
@@ -119,7 +120,7 @@ def test_user_actions_between_batches_of_a_full_regroup_stand(
         album.update_people_after_scan()
         faces_of = lambda p: [f for f in face_ids if person_of[f] == p]  # noqa: E731
         ann = album.name_group(groups_by_face(album)[faces_of(0)[0]], "Ann")
-        with album.store.write() as conn:  # every group new: the regroup makes fresh ids
+        with library_store(album).write() as conn:  # every group new: the regroup makes fresh ids
             conn.execute("UPDATE faces SET group_id = NULL")
         other = Album.open(tmp_path / "library")  # the user, in another window
 
@@ -134,7 +135,7 @@ def test_user_actions_between_batches_of_a_full_regroup_stand(
             # with ids the regroup also meant to give), a photo deleted.
             other.assign_faces(faces_of(1), other.create_person("Bob"))
             other.delete_person(ann)
-            other.write_faces(delete_photo)
+            write_as_scan(other, delete_photo)
 
         before_write(monkeypatch, 1, meanwhile)
         album.regroup(full=True, batch_size=8)
@@ -160,10 +161,10 @@ def test_a_name_given_during_a_full_regroup_of_a_large_library_is_saved_at_once(
     with Album.open(tmp_path / "library") as album:
         # Straight into the store: the index stays empty and the regroup builds its own
         # search over all 20k faces, which takes it several seconds.
-        with album.store.write() as conn:
+        with library_store(album).write() as conn:
             insert_photos(conn, vectors)
         other = Album.open(tmp_path / "library")
-        other.store.busy_timeout_s = 2.0  # for the connection of the thread below
+        library_store(other).busy_timeout_s = 2.0  # for the connection of the thread below
         waits: list[float] = []
         errors: list[Exception] = []
         regroup = threading.Thread(target=lambda: album.regroup(full=True))
@@ -220,7 +221,7 @@ def test_an_interrupted_update_after_a_scan_resumes_without_skipping_or_redoing_
         monkeypatch.setattr(album_grouping, "write_suggestions", killed_in_second_batch)
         with pytest.raises(RuntimeError, match="killed"):
             album.update_people_after_scan(batch_size=20)
-        assert album.store.meta("people_processed_face_id") == str(new[19])
+        assert library_store(album).meta("people_processed_face_id") == str(new[19])
         assert all(album.face(f).group_id is None for f in new[20:])
         monkeypatch.setattr(album_grouping, "write_suggestions", write_suggestions)
         planned: list[int] = []

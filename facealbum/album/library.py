@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from facealbum import config
+from facealbum.album.index_sync import IndexSync
 from facealbum.album.people import PeopleMixin
 from facealbum.db import backup as db_backup
 from facealbum.db import queries, scan_writes
@@ -37,7 +38,7 @@ from facealbum.model import (
 )
 
 if TYPE_CHECKING:
-    from facealbum.engine.index import FaceIndex
+    from facealbum.album.scan import ScanJob
     from facealbum.engine.query import QueryAnalyser
 
 # The disk errors are part of the facade: front ends catch them from here.
@@ -60,9 +61,7 @@ class Album(PeopleMixin):
         self.directory = directory
         self.settings = settings
         self._store = store
-        self._index: FaceIndex | None = None
-        self._index_state = "not opened"
-        self._index_generation = -1  # the database generation the index matches
+        self._sync = IndexSync(store, directory / config.INDEX_DIR_NAME)
         self._isolate_engine = isolate_engine
         self._query: QueryAnalyser | None = None  # finds the faces of query images
         self._query_settings: tuple[str, int] | None = None  # what it was built with
@@ -112,36 +111,17 @@ class Album(PeopleMixin):
         settings = config.load_settings(directory, _defaults_for(store))
         album = cls(directory, store, settings, isolate_engine=isolate_engine)
         try:
-            album._open_index()
+            album._sync.open()
         except BaseException:
             store.close()
             raise
         album._start_daily_backup()
         return album
 
-    def _open_index(self) -> None:
-        from facealbum.engine.index import FaceIndex
-
-        read_only = self._store.read_only
-        index = FaceIndex(self.directory / config.INDEX_DIR_NAME, read_only=read_only)
-        with self._store.writer_lock:
-            generation = self._store.generation()
-            self._index_state = index.open(
-                generation, self._load_all_encodings, self._encodings_written_since
-            )
-            self._index_generation = generation
-        self._index = index
-
-    def _load_all_encodings(self) -> tuple[np.ndarray, np.ndarray]:
-        return queries.all_encodings(self._store.conn)
-
-    def _encodings_written_since(self, generation: int) -> tuple[np.ndarray, ...]:
-        return queries.encodings_written_since(self._store.conn, generation)
-
     @property
     def index_state(self) -> str:
         """How the index was opened: "loaded", "caught up: +A -R" or "rebuilt: <why>"."""
-        return self._index_state
+        return self._sync.state
 
     def update_settings(self, settings: config.Settings) -> None:
         settings = settings.validated()
@@ -163,7 +143,7 @@ class Album(PeopleMixin):
             self._close_query_analyser()
             if self._daily_backup is not None:
                 self._daily_backup.join()  # a restore may follow: let the copy finish
-            self.save_index()
+            self._sync.save()
         finally:
             self._store.close()
 
@@ -201,80 +181,6 @@ class Album(PeopleMixin):
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    # -- index upkeep (used by the scan and by removals) -------------------------------------
-
-    @property
-    def store(self) -> Store:
-        return self._store
-
-    def write_faces(
-        self, write: Callable[[sqlite3.Connection], scan_writes.FaceChanges]
-    ) -> scan_writes.FaceChanges:
-        """Run `write(conn)` in one transaction; when faces changed, bump the generation,
-        stamp the written encodings with it, and mirror the change in the index before
-        any other writer of this process can interleave."""
-        with self._store.writer_lock:
-            missed = None
-            with self._store.write() as conn:
-                changes = write(conn)
-                if changes:
-                    before, after = self._store.bump_generation(conn)
-                    scan_writes.stamp_encodings(conn, changes.added_ids, after)
-                    if self._index is not None and before != self._index_generation:
-                        # Another process wrote since the index was in step: read what it
-                        # lacks (this write included) while no other writer can commit.
-                        missed = queries.encodings_written_since(conn, self._index_generation)
-            if changes:
-                self._apply_to_index(changes, missed, after)
-        return changes
-
-    def _apply_to_index(
-        self, changes: scan_writes.FaceChanges, missed: tuple[np.ndarray, ...] | None, after: int
-    ) -> None:
-        from facealbum.engine.index import IndexCorrupt
-
-        if self._index is None:
-            return
-        if missed is not None:
-            try:
-                self._index.catch_up(*missed)
-                self._index_generation = after
-                return
-            except IndexCorrupt:
-                pass  # out of step: apply this write only; the next open rebuilds it
-        if changes.removed_ids:
-            self._index.remove(changes.removed_ids)
-        if changes.added_ids:
-            vectors = np.vstack(changes.added_vectors).astype(np.float32, copy=False)
-            self._index.add(np.asarray(changes.added_ids, dtype=np.int64), vectors)
-        # A change applied on top of an index that missed others must not advance its
-        # stamp: it stays at the older generation, and the next open catches up from there.
-        if missed is None:
-            self._index_generation = after
-
-    def save_index(self) -> None:
-        """Catch the index up with writes of other processes, then save it stamped with the
-        database generation it matches."""
-        from facealbum.engine.index import IndexCorrupt
-
-        if self._index is None:
-            return
-        with self._store.writer_lock:
-            # Read before the changes: the index may then hold more than this generation
-            # (harmless: catching up again is idempotent), never less.
-            generation = self._store.generation()
-            if generation != self._index_generation:
-                try:
-                    self._index.catch_up(*self._encodings_written_since(self._index_generation))
-                    self._index_generation = generation
-                except IndexCorrupt:
-                    pass  # keep the older stamp: the next open rebuilds it
-            try:
-                self._index.save(self._index_generation)
-            except OSError as e:  # derived data: the database write before it stands
-                what = "your changes are saved, not the search index (rebuilt on next open)"
-                raise os_failure(e, self.directory, what) from e
-
     # -- folders ------------------------------------------------------------------------
 
     def add_folder(self, path: str | Path) -> FolderInfo:
@@ -296,9 +202,9 @@ class Album(PeopleMixin):
         number of faces removed."""
         folder_id = self._find_folder(path_or_id)
         self.backup("before-remove-folder")
-        with self._store.writer_lock:
-            changes = self.write_faces(lambda conn: scan_writes.remove_folder(conn, folder_id))
-            self.save_index()
+        changes = self._sync.write_faces(
+            lambda conn: scan_writes.remove_folder(conn, folder_id), then_save=True
+        )
         return len(changes.removed_ids)
 
     def folders(self) -> list[FolderInfo]:
@@ -350,10 +256,8 @@ class Album(PeopleMixin):
         folder that cannot be read is offline: its photos stay (final.offline). Removals
         that are most of a folder, or under a bare folder (an empty mount point), wait
         for the user (final.held_back) unless `prune`."""
-        from facealbum.album.scan import ScanJob
-
         targets = self._scan_targets(folders)
-        final = ScanJob(self, targets, progress, cancel, pause, prune=prune).run()
+        final = self._scan_job(targets, progress, cancel, pause, prune=prune).run()
         # New faces join groups and get suggestions (a cancelled scan's faces too).
         self.update_people_after_scan()
         return final
@@ -374,18 +278,33 @@ class Album(PeopleMixin):
         person and rejections; a face with a person or a rejection that the detector does
         not find stays as it is. A cancelled or killed run resumes where it stopped: the
         photos already done carry the new detector's name."""
-        from facealbum.album.scan import ScanJob
-
         detector = detector or config.RECOMMENDED_DETECTOR
         if detector not in config.DETECTORS:
             raise LibraryError(f"unknown face detector {detector!r}")
         if detector != self.settings.detector:
             self.update_settings(replace(self.settings, detector=detector))
         targets = self._scan_targets(folders)
-        final = ScanJob(self, targets, progress, cancel, pause, redetect=True).run()
+        final = self._scan_job(targets, progress, cancel, pause, redetect=True).run()
         # New faces join groups and get suggestions (a cancelled scan's faces too).
         self.update_people_after_scan()
         return final
+
+    def _scan_job(
+        self,
+        targets: list[tuple[int, Path]],
+        progress: Callable[[ScanProgress], None] | None,
+        cancel: threading.Event | None,
+        pause: threading.Event | None,
+        **mode: bool,
+    ) -> ScanJob:
+        # Imported here: the scan brings OpenCV, which opening the window need not wait for.
+        from facealbum.album.scan import ScanJob
+
+        folders = dict(self._folder_paths())
+        return ScanJob(
+            self._sync, self.settings, self.directory, folders, targets, self.backup,
+            progress, cancel, pause, **mode,
+        )  # fmt: skip
 
     def _scan_targets(self, folders: list[Path] | None) -> list[tuple[int, Path]]:
         known = self._folder_paths()
@@ -430,11 +349,11 @@ class Album(PeopleMixin):
 
     def stats(self) -> dict[str, Any]:
         out: dict[str, Any] = dict(queries.stats(self._store.conn))
-        index = self._index
+        index = self._sync.index
         out["index"] = {
             "kind": index.mode if index is not None else None,
             "size": len(index) if index is not None else 0,
-            "state": self._index_state,
+            "state": self._sync.state,
         }
         return out
 
@@ -488,7 +407,7 @@ class Album(PeopleMixin):
             if exclude_photo is not None
             else None
         )
-        index = self._index
+        index = self._sync.index
         size = len(index) if index is not None else 0
         if top <= 0 or index is None or size == 0:
             return []

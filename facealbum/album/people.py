@@ -29,22 +29,22 @@ from facealbum.engine.quality import MIN_GROUP_SHARPNESS
 from facealbum.model import FaceInfo, GroupInfo, LibraryError, PersonInfo, Suggestion
 
 if TYPE_CHECKING:
+    from facealbum.album.index_sync import IndexSync
     from facealbum.config import Settings
     from facealbum.db.store import Store
-    from facealbum.engine.index import FaceIndex
 
 PROCESSED_KEY = "people_processed_face_id"  # faces above this id have not been grouped yet
 
 
 class PeopleMixin:
-    """Mixed into Album; relies on its _store, _index and settings."""
+    """Mixed into Album; relies on its _store, _sync and settings."""
 
     _store: Store
-    _index: FaceIndex | None
+    _sync: IndexSync
     settings: Settings
 
     def _grouping(self) -> Grouping:
-        return Grouping(self._index, self.settings)
+        return Grouping(self._sync.index, self.settings)
 
     @contextmanager
     def _action(self, description: str) -> Iterator[tuple[sqlite3.Connection, pw.UndoRecord]]:

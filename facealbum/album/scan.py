@@ -39,7 +39,8 @@ from facealbum.model import (
 )
 
 if TYPE_CHECKING:
-    from facealbum.album import Album
+    from facealbum.album.index_sync import IndexSync
+    from facealbum.config import Settings
 
 BATCH_PHOTOS = 50
 BATCH_SECONDS = 1.0
@@ -57,22 +58,34 @@ VANISHED_KEEP_DAYS = 90
 
 
 class ScanJob:
+    """One scan: `targets` (folder id, path to walk) of a library whose folders are
+    `folders` (id -> root), written through `sync`; `backup(reason)` is called before a
+    large removal the user agreed to."""
+
     def __init__(
         self,
-        album: Album,
+        sync: IndexSync,
+        settings: Settings,
+        library_dir: Path,
+        folders: dict[int, Path],
         targets: list[tuple[int, Path]],
+        backup: Callable[[str], object],
         progress: Callable[[ScanProgress], None] | None,
         cancel: threading.Event | None,
         pause: threading.Event | None,
         prune: bool = False,
         redetect: bool = False,
     ) -> None:
-        self.album = album
+        self.sync = sync
+        self.settings = settings
+        self.library_dir = library_dir
+        self.folders = folders
+        self.backup = backup
         self.prune = prune
         # Find faces again in unchanged photos whose faces another detector found.
         self.redetect = redetect
         self.redetecting: set[str] = set()
-        self.store = album.store
+        self.store = sync.store
         self.targets = targets
         self.progress = progress
         self.cancel = cancel or threading.Event()
@@ -140,7 +153,7 @@ class ScanJob:
         candidates = self._moved_candidates(removed, to_analyse, known)
         self.clock = ScanClock(len(to_analyse) + len(again))
         self._report("scanning", force=True)
-        settings = self.album.settings
+        settings = self.settings
         detector = self._usable_detector()
         workers = min(settings.effective_workers(), max(1, len(to_analyse) + len(again)))
         try:
@@ -161,7 +174,7 @@ class ScanJob:
             self._flush()
             if not self.cancel.is_set():
                 self._remove_vanished()
-            self.album.save_index()
+            self.sync.save()
         return self._report("cancelled" if self.cancel.is_set() else "done", force=True)
 
     def _plan(self) -> tuple[list[DiskPhoto], list[str], dict[str, KnownPhoto]]:
@@ -170,11 +183,10 @@ class ScanJob:
         to_analyse: list[DiskPhoto] = []
         removed: list[str] = []
         known_all: dict[str, KnownPhoto] = {}
-        roots = dict(self.album._folder_paths())
         # The library's own folder may sit inside a photo folder: never index its thumbnails.
-        skip = [str(self.album.directory)]
+        skip = [str(self.library_dir)]
         for folder_id, root in self.targets:
-            known = self._known(folder_id, root, roots)
+            known = self._known(folder_id, root)
             walk = PhotoWalk(root, skip)
             disk: list[DiskPhoto] = []
             try:
@@ -189,7 +201,7 @@ class ScanJob:
                 # Missing (an unplugged drive?): its photos stay in the library untouched.
                 self._went_offline(str(root), "not found (an unplugged drive?)", len(known))
                 continue
-            detector = self.album.settings.detector if self.redetect else None
+            detector = self.settings.detector if self.redetect else None
             plan = plan_scan(disk, known, walk.unread, prune=self.prune, detector=detector)
             self.redetecting.update(plan.redetect)
             for unread in walk.unread:
@@ -205,7 +217,7 @@ class ScanJob:
 
     def _usable_detector(self) -> str:
         """The library's detector, or HOG when YuNet's model cannot be loaded (said once)."""
-        detector, problem = usable_detector(self.album.settings.detector)
+        detector, problem = usable_detector(self.settings.detector)
         if problem is not None:
             self.notes.append(problem)
         return detector
@@ -213,8 +225,8 @@ class ScanJob:
     def _went_offline(self, path: str, reason: str, photos_kept: int) -> None:
         self.offline.append(OfflineFolder(readable_path(path), reason, photos_kept))
 
-    def _known(self, folder_id: int, root: Path, roots: dict[int, Path]) -> dict[str, KnownPhoto]:
-        under = None if roots.get(folder_id) == root else str(root).rstrip("/") + "/"
+    def _known(self, folder_id: int, root: Path) -> dict[str, KnownPhoto]:
+        under = None if self.folders.get(folder_id) == root else str(root).rstrip("/") + "/"
         rows = queries.known_photos(self.store.conn, folder_id, under)
         return {path: KnownPhoto(*row) for path, row in rows.items()}
 
@@ -270,10 +282,10 @@ class ScanJob:
             return changes
 
         with self.store.writer_lock:
-            self.album.write_faces(write)
+            self.sync.write_faces(write)
             if time.monotonic() - self.last_index_save >= self.index_save_every:
                 started = time.monotonic()
-                self.album.save_index()
+                self.sync.save()
                 self.last_index_save = time.monotonic()
                 took = self.last_index_save - started
                 self.index_save_every = max(INDEX_SAVE_SECONDS, took / INDEX_SAVE_SHARE)
@@ -311,13 +323,13 @@ class ScanJob:
         vanished long ago."""
         gone = sorted(self.vanished - self.claimed)
         if self.prune and gone:
-            self.album.backup("before-prune")  # the user said yes to a large removal
+            self.backup("before-prune")  # the user said yes to a large removal
 
         def write(conn) -> scan_writes.FaceChanges:
             scan_writes.expire_vanished(conn, VANISHED_KEEP_DAYS)
             return scan_writes.remove_photos(conn, gone)
 
-        self.album.write_faces(write)
+        self.sync.write_faces(write)
 
 
 def _start_failure(error: WorkerStartError) -> str:
