@@ -281,14 +281,13 @@ class ScanJob:
                 changes.extend(change)
             return changes
 
-        with self.store.writer_lock:
-            self.sync.write_faces(write)
-            if time.monotonic() - self.last_index_save >= self.index_save_every:
-                started = time.monotonic()
-                self.sync.save()
-                self.last_index_save = time.monotonic()
-                took = self.last_index_save - started
-                self.index_save_every = max(INDEX_SAVE_SECONDS, took / INDEX_SAVE_SHARE)
+        save = time.monotonic() - self.last_index_save >= self.index_save_every
+        started = time.monotonic()
+        self.sync.write_faces(write, then_save=save)
+        if save:  # a batch's write takes milliseconds: this is the save's time
+            self.last_index_save = time.monotonic()
+            took = self.last_index_save - started
+            self.index_save_every = max(INDEX_SAVE_SECONDS, took / INDEX_SAVE_SHARE)
         self.faces_found += len(set(changes.added_ids) - set(changes.removed_ids))
         self.new_photo_ids += committed
         self.retry += retry
