@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from enum import Enum
 
 import numpy as np
 
@@ -147,6 +148,35 @@ class HeldBack:
     known: int
 
 
+class _Word(str, Enum):
+    """A value stored and printed as its word: equal to the string, and JSON writes it
+    as one (str, Enum rather than StrEnum: Python 3.10 has no StrEnum)."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class PhotoStatus(_Word):
+    PENDING = "pending"  # listed, not analysed yet (only between a crash and the next scan)
+    OK = "ok"
+    ERROR = "error"  # could not be read: PhotoInfo.error says why
+
+
+class AssignedBy(_Word):
+    """How a face got its person."""
+
+    USER = "user"  # the user named, assigned or confirmed it
+    AUTO = "auto"  # close enough to the user's faces of that person to be taken as sure
+    SUGGESTED = "suggested"  # proposed; the face has no person until the user says yes
+
+
+class ScanPhase(_Word):
+    WALKING = "walking"  # listing the folders
+    SCANNING = "scanning"  # analysing the photos
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
 @dataclass(frozen=True)
 class PhotoInfo:
     id: int
@@ -155,7 +185,7 @@ class PhotoInfo:
     width: int | None
     height: int | None
     taken_at: str | None
-    status: str  # "ok" | "error" ("pending" only between a crash and the next scan)
+    status: PhotoStatus
     error: str | None
     face_count: int  # faces marked not a face are not counted
 
@@ -176,7 +206,7 @@ class FaceInfo:
     person_id: int | None
     person_name: str | None
     group_id: int | None
-    assigned_by: str | None  # "user" | "auto" | "suggested" | None
+    assigned_by: AssignedBy | None
     # The user said this is no face (a pet, a poster): it has no person and no group, and
     # searches and suggestions leave it out.
     not_a_face: bool = False
@@ -184,7 +214,7 @@ class FaceInfo:
 
 @dataclass(frozen=True)
 class ScanProgress:
-    phase: str  # "walking" | "scanning" | "done" | "cancelled"
+    phase: ScanPhase
     done: int
     total: int
     faces_found: int

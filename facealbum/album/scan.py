@@ -34,6 +34,8 @@ from facealbum.model import (
     HeldBack,
     LibraryError,
     OfflineFolder,
+    PhotoStatus,
+    ScanPhase,
     ScanProgress,
     readable_path,
 )
@@ -55,6 +57,7 @@ INDEX_SAVE_SHARE = 0.05
 # for a reorganisation done over a holiday, short enough that deleted photos do not
 # linger in the database for good.
 VANISHED_KEEP_DAYS = 90
+_FINAL = (ScanPhase.DONE, ScanPhase.CANCELLED)  # the reports that list offline folders
 
 
 class ScanJob:
@@ -111,7 +114,7 @@ class ScanJob:
 
     # -- reporting ------------------------------------------------------------------------
 
-    def _report(self, phase: str, force: bool = False) -> ScanProgress:
+    def _report(self, phase: ScanPhase, force: bool = False) -> ScanProgress:
         now = time.monotonic()
         report = ScanProgress(
             phase=phase,
@@ -120,12 +123,12 @@ class ScanJob:
             faces_found=self.faces_found,
             errors=self.errors,
             photos_per_second=self.clock.photos_per_second,
-            eta_seconds=self.clock.eta_seconds if phase == "scanning" else None,
+            eta_seconds=self.clock.eta_seconds if phase == ScanPhase.SCANNING else None,
             new_photo_ids=tuple(self.new_photo_ids),
             last_error=self.last_error,
             new_errors=tuple(self.new_errors),
-            offline=tuple(self.offline) if phase in ("done", "cancelled") else (),
-            held_back=tuple(self.held_back) if phase in ("done", "cancelled") else (),
+            offline=tuple(self.offline) if phase in _FINAL else (),
+            held_back=tuple(self.held_back) if phase in _FINAL else (),
             notes=tuple(self.notes),
         )
         if self.progress is not None and (force or now - self.last_report >= REPORT_SECONDS):
@@ -145,14 +148,14 @@ class ScanJob:
     def run(self) -> ScanProgress:
         to_analyse, removed, known = self._plan()
         if self.cancel.is_set():
-            return self._report("cancelled", force=True)
+            return self._report(ScanPhase.CANCELLED, force=True)
         self.vanished = set(removed)
         # Photos analysed again as they are must never be taken for a copy of themselves.
         again = [p for p in to_analyse if p.path in self.redetecting]
         to_analyse = [p for p in to_analyse if p.path not in self.redetecting]
         candidates = self._moved_candidates(removed, to_analyse, known)
         self.clock = ScanClock(len(to_analyse) + len(again))
-        self._report("scanning", force=True)
+        self._report(ScanPhase.SCANNING, force=True)
         settings = self.settings
         detector = self._usable_detector()
         workers = min(settings.effective_workers(), max(1, len(to_analyse) + len(again)))
@@ -175,7 +178,8 @@ class ScanJob:
             if not self.cancel.is_set():
                 self._remove_vanished()
             self.sync.save()
-        return self._report("cancelled" if self.cancel.is_set() else "done", force=True)
+        final = ScanPhase.CANCELLED if self.cancel.is_set() else ScanPhase.DONE
+        return self._report(final, force=True)
 
     def _plan(self) -> tuple[list[DiskPhoto], list[str], dict[str, KnownPhoto]]:
         """Walk each target and compare it with the library: (photos to analyse, paths
@@ -194,7 +198,7 @@ class ScanJob:
                     disk.append(photo)
                     self.folder_of[photo.path] = folder_id
                     self.clock.done += 1
-                    self._report("walking")
+                    self._report(ScanPhase.WALKING)
                     if self.cancel.is_set():
                         return to_analyse, removed, known_all
             except OSError:
@@ -240,7 +244,7 @@ class ScanJob:
         candidates = queries.vanished_fingerprints(self.store.conn)
         for path in [p.path for p in to_analyse] + removed:
             k = known.get(path)
-            if k is not None and k.fingerprint and k.status == "ok":
+            if k is not None and k.fingerprint and k.status == PhotoStatus.OK:
                 candidates[k.fingerprint] = path  # vanished paths win: listed last
         return candidates
 
@@ -253,7 +257,7 @@ class ScanJob:
                 or time.monotonic() - self.batch_started >= BATCH_SECONDS
             ):
                 self._flush()
-            self._report("scanning")
+            self._report(ScanPhase.SCANNING)
 
     # -- writing --------------------------------------------------------------------------
 

@@ -124,6 +124,8 @@ def cmd_redetect(album: Album, args: argparse.Namespace) -> int:
 
 
 def _scan_summary(final: ScanProgress, as_json: bool, failed: bool) -> int:
+    from facealbum.model import ScanPhase  # numpy: not at start-up
+
     if as_json:
         print_json(_progress_dict(final))
     else:
@@ -133,7 +135,7 @@ def _scan_summary(final: ScanProgress, as_json: bool, failed: bool) -> int:
         )
     _report_kept(final)
     attention = final.offline or final.held_back or final.notes
-    return 1 if failed or attention or final.phase == "cancelled" else 0
+    return 1 if failed or attention or final.phase == ScanPhase.CANCELLED else 0
 
 
 def _report_kept(final: ScanProgress) -> None:
@@ -158,6 +160,8 @@ def _scan_with_feedback(
 ) -> ScanProgress:
     """Scan with a progress bar on a terminal; bad files get one line each on stderr.
     The first Ctrl-C cancels the scan cleanly (committed work is kept)."""
+    from facealbum.model import ScanPhase
+
     cancel = threading.Event()
     bar = None
     if sys.stderr.isatty():
@@ -172,7 +176,7 @@ def _scan_with_feedback(
             else:
                 stderr_line(f"{PROG}: skipped {line}")
         if bar is not None:
-            if p.phase == "walking":
+            if p.phase == ScanPhase.WALKING:
                 bar.set_description(f"finding photos ({p.done})")
             else:
                 bar.set_description("scanning")

@@ -9,7 +9,15 @@ from contextlib import contextmanager
 import numpy as np
 
 from facealbum.db.paths import from_db, key
-from facealbum.model import ENCODING_DIM, Box, FaceInfo, FolderInfo, PhotoInfo
+from facealbum.model import (
+    ENCODING_DIM,
+    AssignedBy,
+    Box,
+    FaceInfo,
+    FolderInfo,
+    PhotoInfo,
+    PhotoStatus,
+)
 
 # SQLite's default limit on host parameters is 999 on old builds.
 _CHUNK = 900
@@ -86,7 +94,11 @@ def photos(conn: sqlite3.Connection, ids: Sequence[int]) -> dict[int, PhotoInfo]
             part,
         )
         for r in rows:
-            out[r[0]] = PhotoInfo(r[0], from_db(r[1], r[9]), *r[2:9])
+            width, height, taken_at, status, error, face_count = r[3:9]
+            out[r[0]] = PhotoInfo(
+                r[0], from_db(r[1], r[9]), r[2], width, height, taken_at, PhotoStatus(status),
+                error, face_count,
+            )  # fmt: skip
     return out
 
 
@@ -102,7 +114,7 @@ def _face(r: tuple) -> FaceInfo:
         person_id=r[10],
         person_name=r[11],
         group_id=r[12],
-        assigned_by=r[13],
+        assigned_by=AssignedBy(r[13]) if r[13] is not None else None,
         not_a_face=bool(r[15]),
     )
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from facealbum.engine.pool import ProcessPool, WorkerError, WorkerStartError
-from facealbum.model import PHOTO_EXTENSIONS, PhotoAnalysis
+from facealbum.model import PHOTO_EXTENSIONS, PhotoAnalysis, PhotoStatus
 
 # -- what is on disk, what the library knows --------------------------------------------
 
@@ -203,14 +203,14 @@ def plan_scan(
         before = known.get(photo.path)
         if (
             before is None
-            or before.status == "pending"
+            or before.status == PhotoStatus.PENDING
             or before.size != photo.size
             or before.mtime != photo.mtime
         ):
             to_analyse.append(photo)
         elif (
             detector is not None
-            and before.status == "ok"
+            and before.status == PhotoStatus.OK
             and (before.detector or DETECTOR_BEFORE_RECORDED) != detector
         ):
             to_analyse.append(photo)
