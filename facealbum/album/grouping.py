@@ -215,6 +215,7 @@ class Grouping:
         if people.table is not None:
             return people.table
         index = self.index
+        assert index is not None  # people come without their table only when it is indexed
         knn = restricted_knn(index.search_many, people.ids, len(people.ids) / len(index))
         found, _ = knn(faces.encodings, self._suggest_params().k)
         return _table(pq.face_columns(conn, np.unique(found[found >= 0]).tolist()))

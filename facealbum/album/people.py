@@ -42,6 +42,7 @@ class PeopleMixin:
     _store: Store
     _sync: IndexSync
     settings: Settings
+    backup: Callable[[str], Path]
 
     def _grouping(self) -> Grouping:
         return Grouping(self._sync.index, self.settings)
@@ -281,16 +282,19 @@ class PeopleMixin:
         grouping = self._grouping()
         with self._action("Remove faces") as (conn, rec):
             owner = pq.people_of_faces(conn, face_ids)
+            owned: dict[int, int] = {}
             for face_id in face_ids:
                 if face_id not in owner:
                     raise LibraryError(f"no face with id {face_id}")
-                if owner[face_id] is None:
+                person = owner[face_id]
+                if person is None:
                     raise LibraryError(f"face {face_id} has no person to remove it from")
-            people = set(owner.values())
+                owned[face_id] = person
+            people = set(owned.values())
             names = [self._require_person(conn, p) for p in sorted(people)]
             whom = names[0] if len(names) == 1 else f"{len(names)} people"
             rec.description = f"Remove {_faces(len(face_ids), 'a face')} from {whom}"
-            pw.add_rejections(conn, rec, list(owner.items()))
+            pw.add_rejections(conn, rec, list(owned.items()))
             pw.set_person(conn, rec, face_ids, None, None)
             self._fix_cover(conn, rec, people)
             grouping.join(conn, face_ids, rec)
@@ -384,11 +388,11 @@ class PeopleMixin:
             "a face" if len(face_ids) == 1 else "faces"
         )
         pw.set_not_a_face(conn, rec, face_ids, True)
-        named = [f for f, p in owners.items() if p is not None]
+        named = {f: p for f, p in owners.items() if p is not None}
         if named:
             # Their people lost a face: the suggestions near it may change.
-            self._fix_cover(conn, rec, {owners[f] for f in named})
-            grouping.suggest(conn, grouping.neighbourhood(conn, named), rec, allow_auto=False)
+            self._fix_cover(conn, rec, set(named.values()))
+            grouping.suggest(conn, grouping.neighbourhood(conn, list(named)), rec, allow_auto=False)
 
     def unmark_not_a_face(self, face_ids: Sequence[int]) -> None:
         """Take back "not a face": the faces are grouped and suggested again like any new
