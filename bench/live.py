@@ -52,6 +52,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from facealbum.album.live import library_match_fn  # noqa: E402
 from facealbum.engine.live import (  # noqa: E402
     Cadence,
     FaceTracker,
@@ -62,7 +63,6 @@ from facealbum.engine.live import (  # noqa: E402
     ProcessAnalyser,
     Request,
     face_crop,
-    library_match_fn,
     resize_to_width,
 )
 

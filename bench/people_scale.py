@@ -140,7 +140,7 @@ def regroup_child(lib: Path) -> None:
 
 
 def query_latencies(album: Album, repeat: int) -> dict[str, dict[str, float]]:
-    from facealbum.ui.people_loading import MAX_GROUPS
+    from facealbum.ui.pages.people_loading import MAX_GROUPS
 
     someone = album.people()[0].id
     calls = {

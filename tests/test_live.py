@@ -1,4 +1,5 @@
-"""The live engine: newest-frame hand-over, sources, tracking, matching cadence."""
+"""The live engine: newest-frame hand-over, sources, tracking, matching cadence; and the
+facade's matches from a library."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 from helpers_library import four_people_library
 
+from facealbum.album.live import library_match_fn
 from facealbum.engine import yunet
 from facealbum.engine.images import load_image
 from facealbum.engine.live import (
@@ -25,7 +27,6 @@ from facealbum.engine.live import (
     Request,
     SourceError,
     face_crop,
-    library_match_fn,
     resize_to_width,
 )
 from facealbum.model import Box, Match

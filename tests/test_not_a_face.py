@@ -553,7 +553,7 @@ def test_the_photo_view_marks_a_face_from_its_menu_and_with_its_key(qtbot, windo
     from PySide6.QtWidgets import QApplication
 
     from facealbum.ui.not_a_face import IS_A_FACE_TEXT, NOT_A_FACE_TEXT
-    from facealbum.ui.photo_viewer import PhotoViewer
+    from facealbum.ui.widgets.photo_viewer import PhotoViewer
 
     win, (_ann, bob, dogs) = window
     album = win.context.album

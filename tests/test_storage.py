@@ -255,7 +255,7 @@ def test_an_empty_database_file_is_refused_not_taken_for_a_new_library(tmp_path,
 
 
 def test_a_new_library_and_its_thumbnails_are_private(tmp_path, usual_umask):
-    from facealbum.ui.thumbnails import ThumbnailCache
+    from facealbum.ui.widgets.thumbnails import ThumbnailCache
 
     lib = tmp_path / "new" / "lib"
     with Album.open(lib) as album:

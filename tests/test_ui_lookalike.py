@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from helpers_library import four_people_library
 
-from facealbum.engine.live import SourceError
+from facealbum.album.live import SourceError
 
 pytest.importorskip("pytestqt")
 
-from facealbum.ui import lookalike_page  # noqa: E402
-from facealbum.ui.lookalike_page import LookalikePage  # noqa: E402
+from facealbum.ui.pages import lookalike  # noqa: E402
+from facealbum.ui.pages.lookalike import LookalikePage  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def library(tmp_path_factory, faces_dir):
 
 @pytest.fixture
 def no_cameras(monkeypatch):
-    monkeypatch.setattr(lookalike_page, "probe_cameras", lambda: [])
+    monkeypatch.setattr(lookalike, "probe_cameras", lambda: [])
 
 
 @pytest.fixture
@@ -81,7 +81,7 @@ def test_a_camera_in_use_elsewhere_gives_a_message_not_a_crash(qtbot, page, monk
     def busy(spec):
         raise SourceError("Camera 1 could not be opened: it may be in use by another program.")
 
-    monkeypatch.setattr(lookalike_page, "FrameSource", busy)
+    monkeypatch.setattr(lookalike, "FrameSource", busy)
     page.show()
     page.start_camera(0)
     qtbot.waitUntil(lambda: "in use" in page.message.text(), timeout=10_000)
@@ -125,7 +125,7 @@ class UnpluggedCamera:
 
 
 def test_a_camera_that_stops_delivering_is_reported_on_the_page(qtbot, page, monkeypatch):
-    monkeypatch.setattr(lookalike_page, "FrameSource", UnpluggedCamera)
+    monkeypatch.setattr(lookalike, "FrameSource", UnpluggedCamera)
     page.show()
     page.start_camera(0)
     qtbot.waitUntil(lambda: "stopped delivering" in page.message.text(), timeout=10_000)
@@ -154,3 +154,34 @@ def test_another_library_can_be_chosen_and_a_bad_folder_is_explained(
 
     page.open_other_library(library.directory)  # the window's own: not opened twice
     assert page.library_box.count() == 2 and page._other is None
+
+
+def test_the_library_the_window_opens_is_matched_with_the_window_s_album(
+    qtbot, page, tmp_path, monkeypatch
+):
+    from facealbum.album import Album
+
+    Album.open(tmp_path / "museum").close()
+    closed = []
+    real_close = Album.close
+
+    def close(album: Album) -> None:
+        closed.append(album)
+        real_close(album)
+
+    monkeypatch.setattr(Album, "close", close)
+    page.open_other_library(tmp_path / "museum")
+    qtbot.waitUntil(lambda: page._other is not None, timeout=10_000)
+    chosen = page._other
+    with Album.open(tmp_path / "museum") as window_album:
+        page.set_library(window_album)  # the window opens the library chosen here
+        assert page._other is None and page._library() is window_album
+        assert page.library_box.count() == 2
+        qtbot.waitUntil(lambda: closed == [chosen], timeout=10_000)
+
+        page.set_library(None)
+        page.open_other_library(tmp_path / "museum")
+        page.set_library(window_album)  # ...while the page is still opening it
+        qtbot.waitUntil(lambda: len(closed) == 2, timeout=10_000)
+        assert page._other is None and page._library() is window_album
+        assert window_album not in closed

@@ -10,9 +10,9 @@ from PIL import Image
 
 from facealbum.config import Settings
 from facealbum.model import Box
-from facealbum.ui.photo_grid import PHOTO_ID_ROLE, PHOTO_INFO_ROLE, PhotoGridModel
 from facealbum.ui.recent import RecentLibraries
-from facealbum.ui.thumbnails import ThumbnailCache, make_face_crop
+from facealbum.ui.widgets.photo_grid import PHOTO_ID_ROLE, PHOTO_INFO_ROLE, PhotoGridModel
+from facealbum.ui.widgets.thumbnails import ThumbnailCache, make_face_crop
 
 
 @pytest.fixture()
@@ -82,7 +82,7 @@ def test_recent_libraries_most_recent_first_without_duplicates(tmp_path):
 
 
 def test_settings_dialog_returns_validated_settings(qtbot):
-    from facealbum.ui.settings_dialog import SettingsDialog
+    from facealbum.ui.dialogs.settings import SettingsDialog
 
     dialog = SettingsDialog(Settings(tolerance=0.5, detector="cnn", auto_assign=False))
     qtbot.addWidget(dialog)
@@ -96,7 +96,7 @@ def test_settings_dialog_returns_validated_settings(qtbot):
 
 
 def test_settings_dialog_and_validation_share_each_settings_range(qtbot):
-    from facealbum.ui.settings_dialog import SettingsDialog
+    from facealbum.ui.dialogs.settings import SettingsDialog
 
     dialog = SettingsDialog(Settings())
     qtbot.addWidget(dialog)
@@ -133,7 +133,7 @@ class _CountingAlbum:
 
 
 def test_grid_model_fetches_only_the_rows_it_shows(qtbot, rotated_photo):
-    from facealbum.ui.image_loader import ImageLoader
+    from facealbum.ui.widgets.image_loader import ImageLoader
 
     loader = ImageLoader(None)
     model = PhotoGridModel(loader)
@@ -156,8 +156,8 @@ def test_grid_model_fetches_only_the_rows_it_shows(qtbot, rotated_photo):
 def test_a_fast_scroll_skips_thumbnails_of_rows_it_left_behind(qtbot, tmp_path):
     import threading
 
-    from facealbum.ui.image_loader import ImageLoader
     from facealbum.ui.tasks import run_task
+    from facealbum.ui.widgets.image_loader import ImageLoader
 
     photo = tmp_path / "p.jpg"
     Image.new("RGB", (64, 48), (200, 120, 40)).save(photo)

@@ -21,7 +21,7 @@ from facealbum.config import Settings  # noqa: E402
 from facealbum.interop.xmp import FaceRegion, sidecar_path, write_regions  # noqa: E402
 from facealbum.ui.main_window import PAGES, MainWindow  # noqa: E402
 from facealbum.ui.recent import RecentLibraries  # noqa: E402
-from facealbum.ui.tiles import TileView  # noqa: E402
+from facealbum.ui.widgets.tiles import TileView  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

@@ -102,12 +102,12 @@ def main(out: Path) -> int:
     from PySide6.QtWidgets import QApplication
 
     from facealbum.config import Settings
+    from facealbum.ui.dialogs.settings import SettingsDialog
     from facealbum.ui.icon import app_icon
     from facealbum.ui.main_window import PAGES, MainWindow
-    from facealbum.ui.photo_viewer import PhotoViewer
     from facealbum.ui.recent import RecentLibraries
-    from facealbum.ui.settings_dialog import SettingsDialog
     from facealbum.ui.style import STYLE_SHEET
+    from facealbum.ui.widgets.photo_viewer import PhotoViewer
 
     app = QApplication(sys.argv[:1])
     app.setWindowIcon(app_icon())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import shiboken6
 from PySide6.QtCore import QObject, Signal
@@ -11,7 +11,10 @@ from PySide6.QtCore import QObject, Signal
 from facealbum.config import THUMBNAIL_DIR_NAME
 from facealbum.ui.scan_controller import ScanController
 from facealbum.ui.tasks import run_task
-from facealbum.ui.thumbnails import ThumbnailCache
+from facealbum.ui.widgets.thumbnails import ThumbnailCache
+
+if TYPE_CHECKING:
+    from facealbum.album import Album
 
 
 class LibraryContext(QObject):
@@ -27,10 +30,10 @@ class LibraryContext(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.album: Any = None
+        self.album: Album | None = None
         self.scan = ScanController(self)
 
-    def set_album(self, album: Any) -> None:
+    def set_album(self, album: Album | None) -> None:
         self.album = album
         self.album_changed.emit(album)
 

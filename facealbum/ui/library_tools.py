@@ -3,7 +3,7 @@ sidecars."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QWidget
@@ -11,6 +11,9 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 from facealbum.config import DETECTORS, RECOMMENDED_DETECTOR
 from facealbum.ui.context import LibraryContext
 from facealbum.ui.style import plural
+
+if TYPE_CHECKING:
+    from facealbum.album import Album
 
 EXPORT_QUESTION = (
     "Write the names of the people in each photo into a .xmp file beside the photo, "
@@ -73,7 +76,7 @@ def export_xmp(context: LibraryContext, parent: QWidget) -> None:
     if answer != QMessageBox.StandardButton.Yes:
         return
 
-    def work(album: Any) -> tuple[int, list[str]]:
+    def work(album: Album) -> tuple[int, list[str]]:
         errors: list[str] = []
         written = album.export_xmp(on_error=errors.append)
         return written, errors

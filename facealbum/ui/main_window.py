@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import (
@@ -16,6 +16,7 @@ from PySide6.QtGui import (
     QKeySequence,
 )
 from PySide6.QtWidgets import (
+    QAbstractButton,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -31,24 +32,31 @@ from facealbum.album import StoreError
 from facealbum.model import PHOTO_EXTENSIONS
 from facealbum.ui import library_tools
 from facealbum.ui.context import LibraryContext
-from facealbum.ui.dialogs import describe_error, show_error
-from facealbum.ui.library_page import LibraryPage
-from facealbum.ui.people_page import PeoplePage
-from facealbum.ui.photo_viewer import PhotoViewer
+from facealbum.ui.dialogs.messages import describe_error, show_error
+from facealbum.ui.dialogs.restore import RestoreDialog, made_at
+from facealbum.ui.dialogs.settings import SettingsDialog
+from facealbum.ui.pages.library import LibraryPage
+from facealbum.ui.pages.people import PeoplePage
+from facealbum.ui.pages.search import SearchPage, qimage_to_rgb
 from facealbum.ui.recent import RecentLibraries
-from facealbum.ui.restore_dialog import RestoreDialog, made_at
 from facealbum.ui.scan_status import ScanStatus
-from facealbum.ui.search_page import SearchPage, qimage_to_rgb
-from facealbum.ui.settings_dialog import SettingsDialog
 from facealbum.ui.shortcuts import ShortcutsDialog, collect_shortcuts
 from facealbum.ui.style import plural
 from facealbum.ui.tasks import run_task
+from facealbum.ui.widgets.photo_viewer import PhotoViewer
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from facealbum.album import Album
+    from facealbum.album.backup import BackupInfo
+    from facealbum.model import HeldBack, ScanProgress
 
 log = logging.getLogger(__name__)
 PAGES = ("Library", "People", "Search", "Look-alike")
 
 
-def _open_album(directory: Path, create: bool) -> Any:
+def _open_album(directory: Path, create: bool) -> Album:
     from facealbum.album import Album  # heavy imports (numpy, hnswlib) stay off the GUI start
 
     # Query images are analysed in a helper process: dlib would freeze (or crash) the window.
@@ -58,7 +66,7 @@ def _open_album(directory: Path, create: bool) -> Any:
 def _make_lookalike_page(parent: QWidget) -> QWidget:
     """The camera page, written separately; a clear message if it cannot load."""
     try:
-        from facealbum.ui.lookalike_page import LookalikePage
+        from facealbum.ui.pages.lookalike import LookalikePage
 
         return LookalikePage(parent)
     except Exception as e:  # an optional camera stack must not keep the app from starting
@@ -226,7 +234,7 @@ class MainWindow(QMainWindow):
             owner=self,
         )
 
-    def _library_opened(self, directory: Path, album: Any) -> None:
+    def _library_opened(self, directory: Path, album: Album) -> None:
         old = self.context.album
         self._failed_library = None
         self.context.set_album(album)
@@ -242,7 +250,7 @@ class MainWindow(QMainWindow):
         self._failed_library = directory
         show_error(self, "Cannot open the library", f"{directory}\n\n{describe_error(error)}")
 
-    def _album_changed(self, album: Any) -> None:
+    def _album_changed(self, album: Album | None) -> None:
         name = Path(album.directory).name if album is not None else ""
         if getattr(album, "read_only", False):
             name += " (read-only)"
@@ -276,7 +284,7 @@ class MainWindow(QMainWindow):
         if not items:
             self.recent_menu.addAction("(none yet)").setEnabled(False)
 
-    def _scan_finished(self, progress: Any) -> None:
+    def _scan_finished(self, progress: ScanProgress | None) -> None:
         if self._pending_open is not None:
             directory, create = self._pending_open
             self._pending_open = None
@@ -334,7 +342,7 @@ class MainWindow(QMainWindow):
             album = None
         self.statusBar().showMessage("Restoring the backup…")
 
-        def work() -> Any:
+        def work() -> tuple[BackupInfo, Path | None]:
             if album is not None:
                 try:
                     album.close()
@@ -342,7 +350,7 @@ class MainWindow(QMainWindow):
                     log.warning("closing before the restore: %s", e)
             return album_backup.restore(directory, name)
 
-        def restored(result: Any) -> None:
+        def restored(result: tuple[BackupInfo, Path | None]) -> None:
             self.open_library(directory, create=False)
             self.restore_report = QMessageBox(
                 QMessageBox.Icon.Information,
@@ -360,7 +368,7 @@ class MainWindow(QMainWindow):
 
         run_task(work, restored, failed, owner=self)
 
-    def _ask_to_prune(self, held_back: Any) -> None:
+    def _ask_to_prune(self, held_back: tuple[HeldBack, ...]) -> None:
         """Photos the scan found gone, too many to remove without asking: ask."""
         gone = sum(h.gone for h in held_back)
         where = "\n".join(f"• {h.folder}: {h.gone:,} of {h.known:,} photos" for h in held_back)
@@ -380,7 +388,7 @@ class MainWindow(QMainWindow):
         box.setDefaultButton(keep)  # Enter must not remove photos
         folders = [Path(h.folder) for h in held_back]
 
-        def answered(button: Any) -> None:
+        def answered(button: QAbstractButton) -> None:
             if button is remove:
                 self.library_page.start_scan(folders, prune=True)
 
@@ -436,7 +444,7 @@ class MainWindow(QMainWindow):
         self.show_page(PAGES.index("Search"))
         self.search_page.search_source(path)
 
-    def search_array(self, rgb: Any) -> None:
+    def search_array(self, rgb: np.ndarray) -> None:
         self.show_page(PAGES.index("Search"))
         self.search_page.search_source(rgb)
 

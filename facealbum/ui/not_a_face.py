@@ -5,12 +5,15 @@ for a face leaves People for good; Edit > Undo takes it back)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject
 
 from facealbum.ui.context import LibraryContext
 from facealbum.ui.style import plural
+
+if TYPE_CHECKING:
+    from facealbum.album import Album
 
 # Shift+Del, beside Del ("Not them" on a person's page): the same family, a stronger word.
 NOT_A_FACE_KEY = "Shift+Del"
@@ -41,6 +44,6 @@ def unmark_faces(context: LibraryContext, face_ids: Sequence[int], owner: QObjec
 
 
 def _act(
-    context: LibraryContext, owner: QObject, call: Callable[[Any], object], done: str, what: str
+    context: LibraryContext, owner: QObject, call: Callable[[Album], object], done: str, what: str
 ) -> None:
     context.act(call, f"{done} ({UNDO_HINT})", owner=owner, failure=f"Could not {what}")

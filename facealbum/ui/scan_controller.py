@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
 from facealbum.ui.tasks import run_task
+
+if TYPE_CHECKING:
+    from facealbum.album import Album
+    from facealbum.model import ScanProgress
 
 
 class ScanController(QObject):
@@ -27,7 +31,7 @@ class ScanController(QObject):
         self._cancel = threading.Event()
         self._pause = threading.Event()
         self._running = False
-        self._album: Any = None
+        self._album: Album | None = None
 
     def is_running(self) -> bool:
         return self._running
@@ -37,7 +41,7 @@ class ScanController(QObject):
 
     def start(
         self,
-        album: Any,
+        album: Album,
         folders: list[Path] | None = None,
         prune: bool = False,
         redetect_with: str | None = None,
@@ -82,7 +86,7 @@ class ScanController(QObject):
         self._cancel.set()
         self._pause.clear()  # a paused scan must wake up to notice the cancel
 
-    def _done(self, result: Any) -> None:
+    def _done(self, result: ScanProgress) -> None:
         self._running = False
         self.finished.emit(result)
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
 from facealbum.ui.scan_controller import ScanController
 from facealbum.ui.style import format_duration, plural
+
+if TYPE_CHECKING:
+    from facealbum.model import ScanProgress
 
 
 class ScanStatus(QWidget):
@@ -44,7 +47,7 @@ class ScanStatus(QWidget):
         self.cancel_button.setEnabled(True)
         self.show()
 
-    def show_progress(self, p: Any) -> None:
+    def show_progress(self, p: ScanProgress) -> None:
         if p.phase == "walking" or p.total == 0:
             self.bar.setRange(0, 0)
             self.label.setText(f"Looking for photos… {p.total or ''}".rstrip())
@@ -66,7 +69,7 @@ class ScanStatus(QWidget):
         if p.last_error:
             self.label.setToolTip(f"Last problem: {p.last_error}")
 
-    def _finished(self, _p: Any) -> None:
+    def _finished(self, _p: ScanProgress) -> None:
         self.hide()
 
     def _toggle_pause(self) -> None:

@@ -27,13 +27,7 @@ from facealbum.engine.live.analyser import (
     resize_to_width,
 )
 from facealbum.engine.live.pipeline import Cadence, LivePipeline, LiveStats
-from facealbum.engine.live.results import (
-    LiveFace,
-    LiveFrame,
-    LiveMatch,
-    MatchFn,
-    library_match_fn,
-)
+from facealbum.engine.live.results import LiveFace, LiveFrame, LiveMatch, MatchFn
 from facealbum.engine.live.slots import LatestSlot
 from facealbum.engine.live.sources import FrameSource, SourceError, probe_cameras
 from facealbum.engine.live.tracker import FaceTracker
@@ -55,7 +49,6 @@ __all__ = [
     "ProcessAnalyser",
     "SourceError",
     "face_crop",
-    "library_match_fn",
     "probe_cameras",
     "resize_to_width",
 ]

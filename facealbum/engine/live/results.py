@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -35,23 +34,5 @@ class LiveFrame:
     faces: tuple[LiveFace, ...]
 
 
+# What the pipeline calls with each new encoding; the facade builds one from a library.
 MatchFn = Callable[[np.ndarray], Sequence[LiveMatch]]
-
-
-def library_match_fn(library: Any, top: int = 3) -> MatchFn:
-    """Matches from a library with the facade's similar_to_encoding() and face().
-
-    Look-alikes are wanted, not only the same person: faces up to twice the library's
-    tolerance count (the similarity shown reaches 0% there).
-    """
-    reach = 2.0 * float(library.settings.tolerance)
-
-    def match(encoding: np.ndarray) -> list[LiveMatch]:
-        found = library.similar_to_encoding(encoding, top=top, tolerance=reach)
-        out = []
-        for m in found:
-            info = library.face(m.face_id)
-            out.append(LiveMatch(m, info.person_name if info is not None else None))
-        return out
-
-    return match

@@ -10,10 +10,10 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
 
 from facealbum.ui.context import LibraryContext
-from facealbum.ui.dialogs import copy_files
-from facealbum.ui.photo_grid import PhotoGridView
+from facealbum.ui.dialogs.messages import copy_files
 from facealbum.ui.style import plural
 from facealbum.ui.tasks import run_task
+from facealbum.ui.widgets.photo_grid import PhotoGridView
 
 
 class PhotoActions(QObject):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QPointF, Qt, QTimer
@@ -21,15 +22,18 @@ from PySide6.QtWidgets import (
 )
 
 from facealbum.config import Settings
-from facealbum.model import readable_path
+from facealbum.model import Face, FaceInfo, Match, readable_path
 from facealbum.ui.context import LibraryContext
-from facealbum.ui.dialogs import copy_files, describe_error
-from facealbum.ui.face_canvas import CanvasFace, FaceCanvas
-from facealbum.ui.image_loader import ImageLoader, pil_to_qimage
+from facealbum.ui.dialogs.messages import copy_files, describe_error
 from facealbum.ui.style import photo_file_filter, plural, similarity_percent
 from facealbum.ui.tasks import run_task
-from facealbum.ui.thumbnails import make_photo_thumbnail
-from facealbum.ui.tiles import Tile, TileModel, TileView
+from facealbum.ui.widgets.face_canvas import CanvasFace, FaceCanvas
+from facealbum.ui.widgets.image_loader import ImageLoader, pil_to_qimage
+from facealbum.ui.widgets.thumbnails import make_photo_thumbnail
+from facealbum.ui.widgets.tiles import Tile, TileModel, TileView
+
+if TYPE_CHECKING:
+    from facealbum.album import Album
 
 TOP = 200
 PREVIEW_SIZE = 1200
@@ -37,26 +41,27 @@ NAME_CANDIDATES = 10  # nearest library faces looked at to name a face of a drop
 
 
 @dataclass(frozen=True)
+class Found:
+    """One search result: the library face and the name of its person ("" for nobody)."""
+
+    match: Match
+    name: str
+
+
+@dataclass(frozen=True)
 class Query:
     """What a search starts from: faces of a dropped image, or of a library photo."""
 
     image: QImage
-    faces: list[Any]  # engine Face (with encoding) or FaceInfo (library face, by id)
-    from_library: bool
+    faces: list[Face] | list[FaceInfo]  # a dropped image's (with encodings) or a library photo's
     selected: int  # index into faces
     title: str
     labels: tuple[str, ...] = ()  # per face: its person, "Name?" when only a look-alike
+    found: tuple[list[Found], ...] = ()  # per face of a dropped image: its results...
+    tolerance: float | None = None  # ...at this tolerance
 
     def with_selected(self, index: int) -> Query:
-        return Query(self.image, self.faces, self.from_library, index, self.title, self.labels)
-
-
-@dataclass(frozen=True)
-class Found:
-    """One search result: the library face and the name of its person ("" for nobody)."""
-
-    match: Any
-    name: str
+        return replace(self, selected=index)
 
 
 def rgb_to_qimage(rgb: np.ndarray) -> QImage:
@@ -73,34 +78,36 @@ def qimage_to_rgb(image: QImage) -> np.ndarray:
     return buf[:, : 3 * w].reshape(h, w, 3).copy()
 
 
-def guess_name(album: Any, encoding: np.ndarray, tolerance: float | None = None) -> str:
-    """ "Name?" for the person of the nearest named library face within the tolerance,
-    "" when none is (runs on a worker thread)."""
-    matches = album.similar_to_encoding(encoding, top=NAME_CANDIDATES, tolerance=tolerance)
-    faces = album.faces_by_id([m.face_id for m in matches])
-    for m in matches:  # nearest first
-        face = faces.get(m.face_id)
-        if face is not None and face.person_name:
-            return f"{face.person_name}?"
-    return ""
+def person_names(album: Album, matches: Iterable[Match]) -> dict[int, str]:
+    """face id -> the name of its person ("" for nobody): the facade's matches carry none."""
+    faces = album.faces_by_id(list({m.face_id for m in matches}))
+    return {f: info.person_name or "" for f, info in faces.items()}
 
 
-def load_source(
-    album: Any, source: str | Path | np.ndarray, tolerance: float | None = None
-) -> Query:
-    """Decode the image, find its faces and guess who they are (runs on a worker thread)."""
+def guess_name(found: list[Found]) -> str:
+    """ "Name?" for the person of the nearest named face among the first NAME_CANDIDATES
+    results, "" when none is."""
+    return next((f"{f.name}?" for f in found[:NAME_CANDIDATES] if f.name), "")
+
+
+def load_source(album: Album, source: str | Path | np.ndarray, tolerance: float) -> Query:
+    """Decode the image, find its faces, their results and who they may be (runs on a
+    worker thread)."""
     if isinstance(source, np.ndarray):
         image, title = rgb_to_qimage(source), "Pasted image"
     else:
         image = pil_to_qimage(make_photo_thumbnail(Path(source), PREVIEW_SIZE))
         title = Path(source).name
-    faces = album.faces_in_image(source)
+    searched = album.search_image(source, top=TOP, tolerance=tolerance)
+    faces = [face for face, _matches in searched]
+    names = person_names(album, (m for _face, matches in searched for m in matches))
+    found = tuple([Found(m, names.get(m.face_id, "")) for m in ms] for _face, ms in searched)
     largest = max(range(len(faces)), key=lambda i: faces[i].box.area) if faces else -1
-    labels = tuple(guess_name(album, f.encoding, tolerance) for f in faces)
-    return Query(image, faces, False, largest, title, labels)
+    labels = tuple(guess_name(f) for f in found)
+    return Query(image, faces, largest, title, labels, found, tolerance)
 
 
-def load_library_face(album: Any, face_id: int) -> Query:
+def load_library_face(album: Album, face_id: int) -> Query:
     face = album.face(face_id)
     if face is None:
         raise LookupError("That face is no longer in the library.")
@@ -108,17 +115,16 @@ def load_library_face(album: Any, face_id: int) -> Query:
     faces = album.faces_in_photo(face.photo_id)
     selected = next((i for i, f in enumerate(faces) if f.id == face_id), 0)
     labels = tuple(f.person_name or "" for f in faces)
-    return Query(image, faces, True, selected, Path(face.photo).name, labels)
+    return Query(image, faces, selected, Path(face.photo).name, labels)
 
 
-def find_matches(album: Any, face: Any, from_library: bool, tolerance: float) -> list[Found]:
+def find_matches(album: Album, face: Face | FaceInfo, tolerance: float) -> list[Found]:
     """The most similar library faces, each with its person's name (on a worker thread)."""
-    if from_library:
+    if isinstance(face, FaceInfo):  # a face of the library
         matches = album.similar_to_face(face.id, top=TOP, tolerance=tolerance)
-    else:
+    else:  # a dropped image's face at another tolerance: its encoding, not the image again
         matches = album.similar_to_encoding(face.encoding, top=TOP, tolerance=tolerance)
-    faces = album.faces_by_id([m.face_id for m in matches])
-    names = {f: info.person_name or "" for f, info in faces.items()}
+    names = person_names(album, matches)
     return [Found(m, names.get(m.face_id, "")) for m in matches]
 
 
@@ -190,7 +196,7 @@ class SearchPage(QWidget):
     def tolerance(self) -> float:
         return self.slider.value() / 100
 
-    def _album_changed(self, album: Any) -> None:
+    def _album_changed(self, album: Album | None) -> None:
         self.loader.set_cache(self._context.thumbnail_cache())
         self.results_model.set_tiles([])
         self.query = None
@@ -298,10 +304,13 @@ class SearchPage(QWidget):
             return
         self._request += 1
         request, tolerance = self._request, self.tolerance()
+        if q.found and q.tolerance == tolerance:  # found with the image's faces
+            self._matches_ready(request, tolerance, q.found[q.selected])
+            return
         face = q.faces[q.selected]
         self.results_label.setText("Searching…")
         run_task(
-            lambda: find_matches(album, face, q.from_library, tolerance),
+            lambda: find_matches(album, face, tolerance),
             lambda matches: self._matches_ready(request, tolerance, matches),
             lambda e: self._query_failed(request, e),
             owner=self,
@@ -330,7 +339,7 @@ class SearchPage(QWidget):
             else "No similar face in the library — try a looser tolerance"
         )
 
-    def matches(self) -> list[Any]:
+    def matches(self) -> list[Match]:
         return [t.payload for t in self.results_model.tiles()]
 
     def copy_selected(self) -> None:

@@ -7,9 +7,9 @@ thumbnail is made on the thumbnail pool. Until then the row shows a placeholder.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
     QAbstractListModel,
@@ -22,10 +22,14 @@ from PySide6.QtCore import (
 )
 from PySide6.QtWidgets import QListView, QWidget
 
-from facealbum.ui.icon_list import selected_values, set_up_icon_list
-from facealbum.ui.image_loader import ImageLoader
 from facealbum.ui.style import placeholder_pixmap
 from facealbum.ui.tasks import run_task
+
+if TYPE_CHECKING:
+    from facealbum.album import Album
+from facealbum.model import PhotoInfo
+from facealbum.ui.widgets.icon_list import selected_values, set_up_icon_list
+from facealbum.ui.widgets.image_loader import ImageLoader
 
 PHOTO_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 PHOTO_INFO_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -39,10 +43,10 @@ class PhotoGridModel(QAbstractListModel):
     def __init__(self, loader: ImageLoader, parent=None) -> None:
         super().__init__(parent)
         self._loader = loader
-        self._album: Any = None
+        self._album: Album | None = None
         self._ids: list[int] = []
         self._row_of: dict[int, int] = {}
-        self._infos: dict[int, Any] = {}
+        self._infos: dict[int, PhotoInfo] = {}
         self._wanted: set[int] = set()
         self._fetching: set[int] = set()
         self._generation = 0
@@ -54,7 +58,7 @@ class PhotoGridModel(QAbstractListModel):
         loader.failed.connect(lambda key, _reason: self._image_ready(key))
 
     # -- content -----------------------------------------------------------
-    def set_album(self, album: Any) -> None:
+    def set_album(self, album: Album | None) -> None:
         self._album = album
         self.set_ids([])
 
@@ -87,7 +91,7 @@ class PhotoGridModel(QAbstractListModel):
     def photo_id(self, row: int) -> int:
         return self._ids[row]
 
-    def info(self, photo_id: int) -> Any:
+    def info(self, photo_id: int) -> PhotoInfo | None:
         return self._infos.get(photo_id)
 
     def fetched_count(self) -> int:
@@ -145,7 +149,7 @@ class PhotoGridModel(QAbstractListModel):
         if self._wanted:
             self._flush.start()
 
-    def _infos_arrived(self, generation: int, infos: dict[int, Any]) -> None:
+    def _infos_arrived(self, generation: int, infos: dict[int, PhotoInfo]) -> None:
         if generation != self._generation:
             return
         self._infos.update(infos)
@@ -153,7 +157,7 @@ class PhotoGridModel(QAbstractListModel):
         for pid in infos:
             self._row_changed(pid)
 
-    def _image_ready(self, key: Any) -> None:
+    def _image_ready(self, key: Hashable) -> None:
         if isinstance(key, tuple) and key[0] == "photo":
             self._row_changed(key[1])
 

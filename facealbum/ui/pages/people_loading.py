@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
-from facealbum.ui.name_hints import hint_tile
+from facealbum.ui.pages.name_hints import hint_tile
 from facealbum.ui.style import plural
-from facealbum.ui.tiles import Tile
+from facealbum.ui.widgets.tiles import Tile
+
+if TYPE_CHECKING:
+    from facealbum.album import Album
 
 MAX_GROUPS = 400  # the largest groups; the rest are mostly single stray faces
 
@@ -20,7 +23,7 @@ class PeopleTiles:
     names: list[str]  # every person's name, hidden ones too, for completion
 
 
-def load_people_and_groups(album: Any, include_hidden: bool) -> PeopleTiles:
+def load_people_and_groups(album: Album, include_hidden: bool) -> PeopleTiles:
     """Tiles for every person, the largest groups and the XMP names (on a worker thread)."""
     everyone = album.people(include_hidden=True)
     people = [p for p in everyone if include_hidden or not p.hidden]

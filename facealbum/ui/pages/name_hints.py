@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from facealbum.model import readable_path
+from facealbum.model import FaceInfo, Suggestion, readable_path
 from facealbum.ui.context import LibraryContext
-from facealbum.ui.image_loader import ImageLoader
 from facealbum.ui.style import plural
-from facealbum.ui.tiles import Tile, TileModel, TileView
+from facealbum.ui.widgets.image_loader import ImageLoader
+from facealbum.ui.widgets.tiles import Tile, TileModel, TileView
 
 HINT_TILE = 96
 
 
-def hint_tile(suggestion: Any, face: Any) -> Tile:
+def hint_tile(suggestion: Suggestion, face: FaceInfo | None) -> Tile:
     """A tile for an XMP name suggestion; its title is the name the photo carries."""
     return Tile(
         suggestion.face_id,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -15,13 +15,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from facealbum.model import FaceInfo, PersonInfo
 
-def person_by_name(people: list[Any], name: str) -> Any | None:
+if TYPE_CHECKING:
+    from facealbum.album import Album
+
+
+def person_by_name(people: list[PersonInfo], name: str) -> PersonInfo | None:
     wanted = name.strip().casefold()
     return next((p for p in people if p.name.casefold() == wanted), None)
 
 
-def name_face(album: Any, face: Any, name: str) -> str:
+def name_face(album: Album, face: FaceInfo, name: str) -> str:
     """Assign one face to the person called ``name`` (runs on a worker thread).
 
     An existing name gets the face; a new name names the face's group, which is how

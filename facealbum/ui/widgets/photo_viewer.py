@@ -4,16 +4,15 @@ point at it and press the "not a face" key."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QPointF, Qt, QUrl
-from PySide6.QtGui import QDesktopServices, QKeySequence, QPixmap, QShortcut
+from PySide6.QtGui import QDesktopServices, QImage, QKeySequence, QPixmap, QShortcut
 from PySide6.QtWidgets import QDialog, QLabel, QMenu, QVBoxLayout, QWidget
 
+from facealbum.model import FaceInfo, PhotoInfo
 from facealbum.ui.context import LibraryContext
-from facealbum.ui.face_canvas import CanvasFace, FaceCanvas
-from facealbum.ui.image_loader import pil_to_qimage
-from facealbum.ui.naming import NameDialog, name_face
+from facealbum.ui.dialogs.naming import NameDialog, name_face
 from facealbum.ui.not_a_face import (
     IS_A_FACE_TEXT,
     NOT_A_FACE_KEY,
@@ -23,12 +22,17 @@ from facealbum.ui.not_a_face import (
 )
 from facealbum.ui.style import plural
 from facealbum.ui.tasks import run_task
-from facealbum.ui.thumbnails import make_photo_thumbnail
+from facealbum.ui.widgets.face_canvas import CanvasFace, FaceCanvas
+from facealbum.ui.widgets.image_loader import pil_to_qimage
+from facealbum.ui.widgets.thumbnails import make_photo_thumbnail
+
+if TYPE_CHECKING:
+    from facealbum.album import Album
 
 VIEW_SIZE = 1600
 
 
-def _load(album: Any, photo_id: int) -> tuple[Any, Any, list[Any]]:
+def _load(album: Album, photo_id: int) -> tuple[PhotoInfo, QImage, list[FaceInfo]]:
     info = album.photo(photo_id)
     if info is None:
         raise LookupError("This photo is no longer in the library.")
@@ -45,7 +49,7 @@ class PhotoViewer(QDialog):
         self._context = context
         self._album = context.album
         self.photo_id = photo_id
-        self._faces: dict[int, Any] = {}
+        self._faces: dict[int, FaceInfo] = {}
         self.canvas = FaceCanvas()
         self.canvas.set_message("Loading…")
         self.caption = QLabel()
@@ -68,7 +72,7 @@ class PhotoViewer(QDialog):
             return
         run_task(lambda: _load(album, pid), self._loaded, self._failed, owner=self)
 
-    def _loaded(self, result: tuple[Any, Any, list[Any]]) -> None:
+    def _loaded(self, result: tuple[PhotoInfo, QImage, list[FaceInfo]]) -> None:
         info, image, faces = result
         self._faces = {f.id: f for f in faces}
         self.setWindowTitle(Path(info.display_path).name)
@@ -110,7 +114,7 @@ class PhotoViewer(QDialog):
         if self.isVisible():
             self.canvas.set_selected(None)
 
-    def face_menu(self, face: Any) -> QMenu:
+    def face_menu(self, face: FaceInfo) -> QMenu:
         """What can be done to one face of the photo."""
         menu = QMenu(self)
         menu.setToolTipsVisible(True)
@@ -164,7 +168,7 @@ class PhotoViewer(QDialog):
     def _find_similar(self, face_id: int) -> None:
         self._context.find_similar_face.emit(face_id)
 
-    def _name(self, face: Any) -> None:
+    def _name(self, face: FaceInfo) -> None:
         album = self._album
         run_task(
             lambda: [p.name for p in album.people(include_hidden=True)],
@@ -172,7 +176,7 @@ class PhotoViewer(QDialog):
             owner=self,
         )
 
-    def _ask_name(self, face: Any, names: list[str]) -> None:
+    def _ask_name(self, face: FaceInfo, names: list[str]) -> None:
         dialog = NameDialog(names, "Name this face", face.person_name or "", self)
         if dialog.exec() == QDialog.DialogCode.Accepted and dialog.name():
             name = dialog.name()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QHideEvent, QShowEvent
@@ -24,13 +23,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from facealbum.album import Album
+from facealbum.album.live import (
+    FrameSource,
+    LivePipeline,
+    MatchFn,
+    library_match_fn,
+    probe_cameras,
+)
 from facealbum.config import THUMBNAIL_DIR_NAME
-from facealbum.engine.live import FrameSource, LivePipeline, library_match_fn, probe_cameras
-from facealbum.ui.camera import CameraView, MatchPanel, MatchThumbnails
-from facealbum.ui.dialogs import describe_error
-from facealbum.ui.image_loader import ImageLoader
+from facealbum.ui.dialogs.messages import describe_error
 from facealbum.ui.tasks import run_task
-from facealbum.ui.thumbnails import ThumbnailCache
+from facealbum.ui.widgets.camera import CameraView, MatchPanel, MatchThumbnails
+from facealbum.ui.widgets.image_loader import ImageLoader
+from facealbum.ui.widgets.thumbnails import ThumbnailCache
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +55,8 @@ class LookalikePage(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._current: Any = None  # the window's library
-        self._other: Any = None  # another library opened here
+        self._current: Album | None = None  # the window's library
+        self._other: Album | None = None  # another library opened here
         self._pipeline: LivePipeline | None = None
         self._source_gen = 0  # bumped whenever the wanted source changes
         self._library_gen = 0
@@ -147,9 +153,12 @@ class LookalikePage(QWidget):
 
     # -- public API used by the window --------------------------------------------------
 
-    def set_library(self, album: Any) -> None:
+    def set_library(self, album: Album | None) -> None:
         """The window's current library (or None); matched against unless another is chosen."""
         self._current = album
+        if self._other is not None and self._is_current(self._other.directory):
+            self._set_other(None)  # the window opened the library chosen here: one Album of it
+            return
         self._fill_libraries()
         self._apply_library()
 
@@ -312,29 +321,26 @@ class LookalikePage(QWidget):
 
     def open_other_library(self, folder: str | Path) -> None:
         """Match against the library in `folder` (opened on a worker, never created)."""
-        current = self._current
-        if current is not None and Path(folder).resolve() == Path(current.directory).resolve():
+        if self._is_current(folder):
             self._set_other(None)  # the window's own library: never open it twice
             return
         self._library_gen += 1
         gen = self._library_gen
         self.status.setText(f"Opening the library in {folder}…")
-
-        def open_it() -> Any:
-            from facealbum.album import Album
-
-            return Album.open(Path(folder), create=False, isolate_engine=True)
-
         run_task(
-            open_it,
+            lambda: Album.open(Path(folder), create=False, isolate_engine=True),
             lambda album: self._other_opened(gen, album),
             lambda e: self._other_failed(gen, e),
             owner=self,
         )
 
-    def _other_opened(self, gen: int, album: Any) -> None:
+    def _other_opened(self, gen: int, album: Album) -> None:
         if gen != self._library_gen:
             run_task(album.close)
+            return
+        if self._is_current(album.directory):  # the window opened it meanwhile: use that one
+            run_task(album.close)
+            self._set_other(None)
             return
         self._set_other(album)
 
@@ -343,17 +349,22 @@ class LookalikePage(QWidget):
             self._fill_libraries()
             self.status.setText(f"That library could not be opened: {describe_error(error)}")
 
-    def _set_other(self, album: Any) -> None:
+    def _set_other(self, album: Album | None) -> None:
         old, self._other = self._other, album
         self._fill_libraries()
         self._apply_library()
         if old is not None and old is not album:
             run_task(old.close)  # after the matcher stopped using it
 
-    def _library(self) -> Any:
+    def _is_current(self, folder: str | Path) -> bool:
+        """Whether `folder` holds the window's library."""
+        current = self._current
+        return current is not None and Path(folder).resolve() == Path(current.directory).resolve()
+
+    def _library(self) -> Album | None:
         return self._other if self._other is not None else self._current
 
-    def _match_fn(self) -> Any:
+    def _match_fn(self) -> MatchFn | None:
         library = self._library()
         return library_match_fn(library) if library is not None else None
 

@@ -20,7 +20,7 @@ from PySide6.QtGui import QImage, QPixmap
 
 from facealbum.model import Box
 from facealbum.ui.tasks import run_task
-from facealbum.ui.thumbnails import ThumbnailCache, make_face_crop, make_photo_thumbnail
+from facealbum.ui.widgets.thumbnails import ThumbnailCache, make_face_crop, make_photo_thumbnail
 
 
 def pil_to_qimage(im: Image.Image) -> QImage:

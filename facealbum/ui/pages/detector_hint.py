@@ -7,7 +7,7 @@ again finds the faces their library lacks.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton, QWidget
 
@@ -16,6 +16,9 @@ from facealbum.ui import library_tools
 from facealbum.ui.context import LibraryContext
 from facealbum.ui.tasks import run_task
 
+if TYPE_CHECKING:
+    from facealbum.album import Album
+
 
 class DetectorHint(QFrame):
     """Shown while the open library's detector is not the recommended one, until closed."""
@@ -23,7 +26,7 @@ class DetectorHint(QFrame):
     def __init__(self, context: LibraryContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._context = context
-        self._dismissed_for: Any = None  # the album the user closed the bar for
+        self._dismissed_for: Album | None = None  # the album the user closed the bar for
         self.setFrameShape(QFrame.Shape.StyledPanel)
         name, good_at = DETECTORS[RECOMMENDED_DETECTOR]
         self.label = QLabel()
@@ -57,7 +60,7 @@ class DetectorHint(QFrame):
             return
         run_task(album.detector_of_photos, lambda used: self._arrived(album, used), owner=self)
 
-    def _arrived(self, album: Any, used: str | None) -> None:
+    def _arrived(self, album: Album, used: str | None) -> None:
         if album is not self._context.album or album is self._dismissed_for:
             return  # another library was opened, or the bar closed, meanwhile
         if used is None or used == RECOMMENDED_DETECTOR:

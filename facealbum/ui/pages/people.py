@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
@@ -23,20 +23,23 @@ from PySide6.QtWidgets import (
 )
 
 from facealbum.ui.context import LibraryContext
-from facealbum.ui.image_loader import ImageLoader
-from facealbum.ui.name_hints import NameHints
 from facealbum.ui.not_a_face import NOT_A_FACE_KEY, NOT_A_FACE_TEXT, mark_groups
-from facealbum.ui.people_loading import PeopleTiles, load_people_and_groups
-from facealbum.ui.person_view import PersonView
+from facealbum.ui.pages.name_hints import NameHints
+from facealbum.ui.pages.people_loading import PeopleTiles, load_people_and_groups
+from facealbum.ui.pages.person_view import PersonView
 from facealbum.ui.style import plural
 from facealbum.ui.tasks import run_task
-from facealbum.ui.tiles import (
+from facealbum.ui.widgets.image_loader import ImageLoader
+from facealbum.ui.widgets.tiles import (
     TILE_KEY_ROLE,
     TileModel,
     TileView,
     keys_from_mime,
     tile_mime_type,
 )
+
+if TYPE_CHECKING:
+    from facealbum.album import Album
 
 
 class PeopleView(TileView):
@@ -189,7 +192,7 @@ class PeoplePage(QWidget):
         context.scan.finished.connect(lambda _p: self.refresh())
         self._album_changed(context.album)
 
-    def _album_changed(self, album: Any) -> None:
+    def _album_changed(self, album: Album | None) -> None:
         self.loader.set_cache(self._context.thumbnail_cache())
         self.people_model.set_tiles([])
         self.group_model.set_tiles([])
@@ -215,7 +218,7 @@ class PeoplePage(QWidget):
             owner=self,
         )
 
-    def _arrived(self, album: Any, hidden: bool, tiles: PeopleTiles) -> None:
+    def _arrived(self, album: Album, hidden: bool, tiles: PeopleTiles) -> None:
         if album is not self._context.album or hidden != self.show_hidden.isChecked():
             return  # a newer refresh is on its way
         self.people_model.set_tiles(tiles.people)
@@ -322,7 +325,7 @@ class PeoplePage(QWidget):
             QMessageBox.information(self, "Hide", "Select the people or groups to hide first.")
             return
 
-        def work(album: Any) -> None:
+        def work(album: Album) -> None:
             for pid, hide in people:
                 album.set_person_hidden(pid, hide)
             for gid, hide in groups:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -24,12 +24,16 @@ from PySide6.QtWidgets import (
 )
 
 from facealbum.ui.context import LibraryContext
-from facealbum.ui.detector_hint import DetectorHint
-from facealbum.ui.image_loader import ImageLoader
-from facealbum.ui.photo_actions import PhotoActions
-from facealbum.ui.photo_grid import PhotoGridModel, PhotoGridView
+from facealbum.ui.pages.detector_hint import DetectorHint
 from facealbum.ui.style import plural
 from facealbum.ui.tasks import run_task
+from facealbum.ui.widgets.image_loader import ImageLoader
+from facealbum.ui.widgets.photo_actions import PhotoActions
+from facealbum.ui.widgets.photo_grid import PhotoGridModel, PhotoGridView
+
+if TYPE_CHECKING:
+    from facealbum.album import Album
+    from facealbum.model import FolderInfo, ScanProgress
 
 ALL_PHOTOS = -1
 FOLDER_COUNTS_EVERY_S = 3.0
@@ -144,7 +148,7 @@ class LibraryPage(QWidget):
         self._album_changed(context.album)
 
     # -- library -------------------------------------------------------------
-    def _album_changed(self, album: Any) -> None:
+    def _album_changed(self, album: Album | None) -> None:
         self.loader.set_cache(self._context.thumbnail_cache())
         self.model.set_album(album)
         self.folders.clear()
@@ -167,7 +171,7 @@ class LibraryPage(QWidget):
         request = self._folders_request
         run_task(album.folders, lambda fs: self._folders_arrived(request, fs), owner=self)
 
-    def _folders_arrived(self, request: int, folders: list[Any]) -> None:
+    def _folders_arrived(self, request: int, folders: list[FolderInfo]) -> None:
         if request != self._folders_request:
             return  # an older answer overtaken by a newer request
         selected = self.selected_folder_id()
@@ -223,7 +227,7 @@ class LibraryPage(QWidget):
         self.model.set_ids(ids)
         self.count_label.setText(plural(len(ids), "photo"))
 
-    def _scan_progress(self, p: Any) -> None:
+    def _scan_progress(self, p: ScanProgress) -> None:
         # New photos appear while the scan runs (only in "All photos": a folder filter
         # would need a lookup per photo).
         if p.new_photo_ids and self.selected_folder_id() == ALL_PHOTOS:
@@ -243,7 +247,7 @@ class LibraryPage(QWidget):
     def add_folder(self, path: Path) -> None:
         """Add a folder and scan it right away."""
 
-        def added(_info: Any) -> None:
+        def added(_info: FolderInfo) -> None:
             self.refresh_folders()
             self.start_scan([path])
 

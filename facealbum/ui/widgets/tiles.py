@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,9 +17,9 @@ from PySide6.QtCore import (
 from PySide6.QtWidgets import QListView, QWidget
 
 from facealbum.model import Box
-from facealbum.ui.icon_list import selected_values, set_up_icon_list
-from facealbum.ui.image_loader import ImageLoader
 from facealbum.ui.style import placeholder_pixmap
+from facealbum.ui.widgets.icon_list import selected_values, set_up_icon_list
+from facealbum.ui.widgets.image_loader import ImageLoader
 
 TILE_KEY_ROLE = Qt.ItemDataRole.UserRole + 1
 TILE_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -47,7 +47,7 @@ class Tile:
     photo: str | None  # where the face crop comes from
     box: Box | None
     tooltip: str = ""
-    payload: Any = None
+    payload: Any = None  # what the tile stands for: a person, group, suggestion or match
 
 
 class TileModel(QAbstractListModel):
@@ -128,7 +128,7 @@ class TileModel(QAbstractListModel):
             return tile
         return None
 
-    def _ready(self, key: Any) -> None:
+    def _ready(self, key: Hashable) -> None:
         if not (isinstance(key, tuple) and key and key[0] == self._kind):
             return
         for row, tile in enumerate(self._tiles):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
@@ -17,20 +17,23 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from facealbum.model import readable_path
+from facealbum.model import FaceInfo, PersonInfo, Suggestion, readable_path
 from facealbum.ui.context import LibraryContext
-from facealbum.ui.image_loader import ImageLoader
-from facealbum.ui.photo_actions import PhotoActions
-from facealbum.ui.photo_grid import PhotoGridModel, PhotoGridView
 from facealbum.ui.style import plural
 from facealbum.ui.tasks import run_task
-from facealbum.ui.tiles import Tile, TileModel, TileView
+from facealbum.ui.widgets.image_loader import ImageLoader
+from facealbum.ui.widgets.photo_actions import PhotoActions
+from facealbum.ui.widgets.photo_grid import PhotoGridModel, PhotoGridView
+from facealbum.ui.widgets.tiles import Tile, TileModel, TileView
+
+if TYPE_CHECKING:
+    from facealbum.album import Album
 
 SUGGESTION_TILE = 96
 REMOVE_KEY = "Delete"
 
 
-def suggestion_tile(suggestion: Any, face: Any) -> Tile:
+def suggestion_tile(suggestion: Suggestion, face: FaceInfo) -> Tile:
     """A suggested face, captioned with how sure the library is or where the name came from."""
     if suggestion.source == "xmp":
         title = "Named in XMP"
@@ -49,7 +52,7 @@ def suggestion_tile(suggestion: Any, face: Any) -> Tile:
     )
 
 
-def load_person(album: Any, person_id: int) -> tuple[Any, list[int], list[Tile]]:
+def load_person(album: Album, person_id: int) -> tuple[PersonInfo | None, list[int], list[Tile]]:
     """The person, their photo ids and suggestion tiles (runs on a worker thread)."""
     person = next((p for p in album.people(include_hidden=True) if p.id == person_id), None)
     if person is None:
@@ -67,7 +70,7 @@ class PersonView(QWidget):
     def __init__(self, context: LibraryContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._context = context
-        self.person: Any = None
+        self.person: PersonInfo | None = None
         self.person_id: int | None = None
         self.loader = ImageLoader(None, parent=self)
         self.photos_model = PhotoGridModel(self.loader, self)
@@ -149,7 +152,7 @@ class PersonView(QWidget):
         context.data_changed.connect(self.reload)
         context.album_changed.connect(self._album_changed)
 
-    def _album_changed(self, album: Any) -> None:
+    def _album_changed(self, album: Album | None) -> None:
         self.person_id = None
         self.loader.set_cache(self._context.thumbnail_cache())
         self.photos_model.set_album(album)
@@ -173,7 +176,9 @@ class PersonView(QWidget):
             lambda: load_person(album, pid), lambda r: self._arrived(album, pid, *r), owner=self
         )
 
-    def _arrived(self, album: Any, pid: int, person: Any, ids: list[int], tiles: list[Tile]):
+    def _arrived(
+        self, album: Album, pid: int, person: PersonInfo | None, ids: list[int], tiles: list[Tile]
+    ) -> None:
         if album is not self._context.album or pid != self.person_id:
             return
         if person is None:  # merged away or deleted meanwhile
@@ -281,7 +286,7 @@ class PersonView(QWidget):
             self.remove_from_photos(self.person.id, ids)
 
     def use_as_cover(self, person_id: int, photo_id: int) -> None:
-        def work(album: Any) -> None:
+        def work(album: Album) -> None:
             face = next(f for f in album.faces_in_photo(photo_id) if f.person_id == person_id)
             album.set_cover(person_id, face.id)
 
@@ -290,7 +295,7 @@ class PersonView(QWidget):
     def remove_from_photos(self, person_id: int, photo_ids: list[int]) -> None:
         """Unassign this person's faces in those photos and remember the rejection."""
 
-        def work(album: Any) -> int:
+        def work(album: Album) -> int:
             faces = [
                 face.id
                 for photo_id in photo_ids

@@ -24,10 +24,10 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from facealbum.album.live import LiveFace, LiveFrame, LiveMatch, LivePipeline
 from facealbum.config import Settings
-from facealbum.engine.live import LiveFace, LiveFrame, LiveMatch, LivePipeline
-from facealbum.ui.image_loader import ImageLoader
 from facealbum.ui.style import ACCENT, similarity_percent
+from facealbum.ui.widgets.image_loader import ImageLoader
 
 POLL_MS = 15  # look for a new frame about 60 times a second
 CARD_THUMB = 44  # face thumbnails beside each live face

@@ -6,7 +6,7 @@ The dialog only chooses; the main window closes the library, restores and reopen
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -23,9 +23,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from facealbum.ui.dialogs import describe_error
+from facealbum.ui.dialogs.messages import describe_error
 from facealbum.ui.style import plural
 from facealbum.ui.tasks import run_task
+
+if TYPE_CHECKING:
+    from facealbum.album.backup import BackupInfo
 
 COLUMNS = ("Made", "Why", "Photos", "Faces", "People", "Size")
 COUNT_COLUMNS = (2, 3, 4)
@@ -46,11 +49,11 @@ INTRO = (
 )
 
 
-def made_at(backup: Any) -> str:
+def made_at(backup: BackupInfo) -> str:
     return backup.created.astimezone().strftime("%Y-%m-%d %H:%M")
 
 
-def counts(backup: Any) -> str:
+def counts(backup: BackupInfo) -> str:
     people = f"{backup.people:,} named {'person' if backup.people == 1 else 'people'}"
     return f"{plural(backup.photos, 'photo')}, {plural(backup.faces, 'face')} and {people}"
 
@@ -64,7 +67,7 @@ class RestoreDialog(QDialog):
     def __init__(self, directory: Path, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.directory = directory
-        self.backups: list[Any] = []
+        self.backups: list[BackupInfo] = []
         self.setWindowTitle("Restore from backup")
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.resize(720, 380)
@@ -105,7 +108,7 @@ class RestoreDialog(QDialog):
         directory = self.directory
         run_task(lambda: backups(directory), self._arrived, self._failed, owner=self)
 
-    def _arrived(self, backups: list[Any]) -> None:
+    def _arrived(self, backups: list[BackupInfo]) -> None:
         self.backups = backups
         for backup in backups:
             self.list.addTopLevelItem(_row(backup))
@@ -124,7 +127,7 @@ class RestoreDialog(QDialog):
         chosen = self.chosen()
         self.restore_button.setEnabled(chosen is not None and chosen.problem is None)
 
-    def chosen(self) -> Any:
+    def chosen(self) -> BackupInfo | None:
         """The selected backup, or None."""
         items = self.list.selectedItems()
         if not items:
@@ -147,7 +150,7 @@ class RestoreDialog(QDialog):
             self.accept()
 
 
-def _row(backup: Any) -> QTreeWidgetItem:
+def _row(backup: BackupInfo) -> QTreeWidgetItem:
     why = REASONS.get(backup.reason, backup.reason)
     item = QTreeWidgetItem([made_at(backup), why])
     if backup.problem is None:
