@@ -1,20 +1,23 @@
-"""Small libraries with known content for the storage and backup tests, made without dlib."""
+"""Small libraries with known content, made without dlib, and the tests' way into a
+library's database: read with db/ functions, written as a scan writes, or put in a state
+the facade never makes (the only SQL of the tests that is not itself under test)."""
 
 from __future__ import annotations
 
 import shutil
 import sqlite3
-from collections.abc import Sequence
-from contextlib import closing
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
+from facealbum import config
 from facealbum.album import Album
 from facealbum.album.index_sync import FaceWrite
-from facealbum.db import scan_writes
+from facealbum.db import people_queries, scan_writes
 from facealbum.db.store import Store
-from facealbum.model import Box, Face, PhotoAnalysis
+from facealbum.model import Box, Face, FaceInfo, PhotoAnalysis
 
 BOX = Box(0.2, 0.2, 0.5, 0.6)
 
@@ -68,6 +71,59 @@ def small_library(directory: Path, photos: int = 3, person: str = "Alice") -> Pa
 
 
 def people(directory: Path) -> list[str]:
-    """The names in a library, read straight from its database."""
-    with closing(sqlite3.connect(directory / "library.sqlite3")) as conn:
-        return sorted(r[0] for r in conn.execute("SELECT name FROM people"))
+    """The names in a closed library, read from its database (opening it as an album
+    would make the day's backup)."""
+    store = Store(directory / config.DATABASE_NAME)
+    try:
+        found = people_queries.people(store.conn, include_hidden=True, sharp=0.0)
+    finally:
+        store.close()
+    return sorted(p.name for p in found)
+
+
+def every_face(album: Album) -> list[FaceInfo]:
+    """Every face of the library, by id, read through the facade."""
+    faces = [f for photo in album.photo_ids() for f in album.faces_in_photo(photo)]
+    return sorted(faces, key=lambda f: f.id)
+
+
+# -- states the facade never makes: set up in SQL, here only -------------------------------
+
+
+def forget_detectors(album: Album) -> None:
+    """A library whose photos were analysed before detectors were recorded."""
+    with library_store(album).write() as conn:
+        conn.execute("UPDATE photos SET detector = NULL")
+
+
+def stamp_analysed_at(album: Album, stamp: str) -> None:
+    """Every photo recorded as analysed at `stamp` (a scan records the time it analysed a
+    photo, nothing else does), to tell which photos a rescan analyses again."""
+    with library_store(album).write() as conn:
+        conn.execute("UPDATE photos SET scanned_at = ?", (stamp,))
+
+
+@contextmanager
+def write_lock_held(db: Path) -> Iterator[None]:
+    """Another facealbum in the middle of a long write: it holds the library's write lock
+    until the block ends, then lets go without having written anything."""
+    other = sqlite3.connect(db, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+
+
+@contextmanager
+def disk_full(album: Album) -> Iterator[None]:
+    """The library's disk is full until the block ends, for the writes of this thread
+    (they run on this thread's connection, whose page limit stands for the disk)."""
+    conn = library_store(album).conn
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    conn.execute(f"PRAGMA max_page_count = {pages}")
+    try:
+        yield
+    finally:
+        conn.execute(f"PRAGMA max_page_count = {2**30}")  # space was freed

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers_storage import library_store, write_as_scan
+from helpers_storage import library_store, stamp_analysed_at, write_as_scan
 from library_builder import GROUP, NO_FACE, OBAMA, OTHERS, build_folder, corrupt_photo, move
 from library_builder import reduced_copy as reduced
 
 from facealbum.album import Album, LibraryError
+from facealbum.db import queries
 from facealbum.engine.images import ImageLoadError
 from facealbum.model import ScanProgress
 
@@ -97,12 +98,7 @@ def test_similar_to_face_excludes_its_own_photo(library: Album):
 
 
 def test_similar_to_encoding_is_one_match_per_photo(library: Album):
-    enc = np.frombuffer(
-        library_store(library)
-        .conn.execute("SELECT encoding FROM faces WHERE id = ?", (face_of(library, "obama_2"),))
-        .fetchone()[0],
-        dtype=np.float32,
-    )
+    enc = queries.encoding_of(library_store(library).conn, face_of(library, "obama_2"))
     matches = library.similar_to_encoding(enc, top=10, tolerance=1.2)
     assert matches[0].distance == pytest.approx(0.0, abs=1e-5)
     assert len(matches) == 6  # 7 faces in 6 photos (the group photo has two)
@@ -145,10 +141,8 @@ def test_rescan_follows_adds_edits_deletes_moves_and_touches(faces_dir: Path, tm
         assert album.scan().faces_found == 4
         ids = {Path(i.path).stem: i.id for i in album.photos(album.photo_ids()).values()}
         face = {stem: album.faces_in_photo(pid)[0].id for stem, pid in ids.items()}
-        with library_store(album).write() as conn:
-            mom = conn.execute("INSERT INTO people (name) VALUES ('Guido')").lastrowid
-            conn.execute("UPDATE faces SET person_id = ?, assigned_by = 'user'", (mom,))
-            conn.execute("UPDATE photos SET scanned_at = 'sentinel'")
+        album.assign_faces(list(face.values()), album.create_person("Guido"))
+        stamp_analysed_at(album, "sentinel")
 
         reduced(faces_dir / OBAMA[1], photos / "obama_2.jpg")  # added
         reduced(faces_dir / OTHERS[1], guido, quality=70)  # edited: same face, new bytes
@@ -164,7 +158,8 @@ def test_rescan_follows_adds_edits_deletes_moves_and_touches(faces_dir: Path, tm
         # the move kept the photo, its face id and was not analysed again
         assert by_path[str(moved)].id == ids["biden_2"]
         assert [f.id for f in album.faces_in_photo(ids["biden_2"])] == [face["biden_2"]]
-        scanned_at = dict(library_store(album).conn.execute("SELECT path, scanned_at FROM photos"))
+        conn = library_store(album).conn
+        scanned_at = {path: queries.scanned_at(conn, info.id) for path, info in by_path.items()}
         assert scanned_at[str(moved)] == scanned_at[str(obama1)] == "sentinel"
         # the edit was analysed again and kept the name of the face
         assert scanned_at[str(guido)] != "sentinel"
@@ -268,8 +263,8 @@ def test_faces_written_by_another_process_are_never_hidden_by_a_stale_index(tmp_
         write_as_scan(album, lambda conn: scan_writes.save_analysis(conn, folder, analysis)[1])
 
     gui = Album.open(tmp_path / "lib")
-    with library_store(gui).write() as conn:
-        folder = conn.execute("INSERT INTO folders (path) VALUES ('/p')").lastrowid
+    with library_store(gui).write() as conn:  # a folder whose photos need not exist
+        folder = scan_writes.add_folder(conn, "/p", [])
     add_photo(gui, "a.jpg")
     with Album.open(tmp_path / "lib") as cli:  # e.g. `facealbum scan` while the app is open
         add_photo(cli, "b.jpg")

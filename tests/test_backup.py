@@ -12,7 +12,6 @@ import subprocess
 import sys
 import threading
 import time
-from contextlib import closing
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -25,7 +24,8 @@ from facealbum.album import backup as album_backup
 from facealbum.cli.main import main
 from facealbum.cli.output import EX_TEMPFAIL
 from facealbum.db import backup as db_backup
-from facealbum.db.store import StoreError
+from facealbum.db import people_queries, queries
+from facealbum.db.store import Store, StoreError
 
 REPO = Path(__file__).resolve().parents[1]
 NAME = re.compile(r"^\d{8}T\d{6}Z-([a-z-]+?)(-\d+)?\.sqlite3$")  # -2: same second
@@ -43,9 +43,13 @@ def backup_files(lib: Path) -> list[str]:
 
 
 def names_in(backup: Path) -> list[str]:
-    with closing(sqlite3.connect(f"{backup.as_uri()}?mode=ro", uri=True)) as conn:
-        assert conn.execute("PRAGMA quick_check").fetchone()[0] == "ok"
-        return sorted(r[0] for r in conn.execute("SELECT name FROM people"))
+    store = Store(backup, read_only=True)
+    try:
+        assert queries.quick_check(store.conn) == "ok"
+        found = people_queries.people(store.conn, include_hidden=True, sharp=0.0)
+    finally:
+        store.close()
+    return sorted(p.name for p in found)
 
 
 def aged(backup: Path, days: int) -> Path:
@@ -184,7 +188,7 @@ def test_restore_waits_until_the_library_is_closed_everywhere(tmp_path, capsys):
             album_backup.restore(lib, None)
     before = backup_files(lib)
     other = sqlite3.connect(lib / config.DATABASE_NAME)  # another facealbum, just reading
-    other.execute("SELECT COUNT(*) FROM people").fetchone()
+    queries.stats(other)
     try:
         code, _, err = run(capsys, "--library", str(lib), "restore", "--latest")
     finally:

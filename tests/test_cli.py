@@ -14,6 +14,7 @@ from library_builder import GROUP, OBAMA, OTHERS, build_folder, corrupt_photo, r
 
 from facealbum.album import Album
 from facealbum.cli.main import main
+from facealbum.db import people_queries, queries
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -132,11 +133,20 @@ def _committed_photos(db: Path) -> dict[int, str]:
     try:
         conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
         try:
-            return dict(conn.execute("SELECT id, path FROM photos"))
+            return _photo_paths(conn)
         finally:
             conn.close()
     except sqlite3.Error:
         return {}
+
+
+def _photo_paths(conn: sqlite3.Connection) -> dict[int, str]:
+    return {i: info.path for i, info in queries.photos(conn, queries.photo_ids(conn)).items()}
+
+
+def _photo_of_each_face(conn: sqlite3.Connection) -> dict[int, int]:
+    faces = people_queries.all_face_columns(conn)
+    return dict(zip(faces.face_ids.tolist(), faces.photo_ids.tolist(), strict=True))
 
 
 @pytest.mark.slow
@@ -157,7 +167,7 @@ def test_a_killed_scan_resumes_without_redoing_or_duplicating(faces_dir, tmp_pat
     before = _committed_photos(db)
     assert 0 < len(before) < 16, "the kill should land mid-scan"
     conn = sqlite3.connect(db)
-    faces_before = dict(conn.execute("SELECT id, photo_id FROM faces"))
+    faces_before = _photo_of_each_face(conn)
     conn.close()
 
     code, out, _ = run(capsys, "--library", str(lib), "scan", str(photos), "--json")
@@ -166,10 +176,10 @@ def test_a_killed_scan_resumes_without_redoing_or_duplicating(faces_dir, tmp_pat
     assert summary["total"] == 16 - len(before)  # committed photos were not analysed again
 
     conn = sqlite3.connect(db)
-    after = dict(conn.execute("SELECT id, path FROM photos"))
+    after = _photo_paths(conn)
     assert len(after) == 16 and set(after.values()) == {str(p) for p in photos.iterdir()}
     assert all(after[i] == p for i, p in before.items())
-    faces_after = dict(conn.execute("SELECT id, photo_id FROM faces"))
+    faces_after = _photo_of_each_face(conn)
     assert faces_before.items() <= faces_after.items()
     assert len(faces_after) == expected_faces  # no duplicates
     conn.close()

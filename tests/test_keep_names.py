@@ -14,6 +14,7 @@ from library_builder import OBAMA, OTHERS, build_folder, move
 from facealbum.album import Album
 from facealbum.cli.main import main
 from facealbum.config import Settings
+from facealbum.db import people_queries
 from facealbum.engine import scanner
 
 pytestmark = pytest.mark.slow
@@ -173,9 +174,7 @@ def test_photos_moved_to_another_folder_keep_names_and_rejections(faces_dir, tmp
         assert biden_face not in [s.face_id for s in album.suggestions(alice)]
         assert moved["biden_2"][0].person_id is None
         # The rejection is back: assigning automatically never gives Biden to Alice.
-        assert (biden_face, alice) in set(
-            library_store(album).conn.execute("SELECT face_id, person_id FROM rejections")
-        )
+        assert biden_face in people_queries.rejected_for(library_store(album).conn, alice)
         assert album.stats()["vanished_photos"] == 0
         assert album.stats()["index"]["size"] == album.stats()["faces"] == 4
 

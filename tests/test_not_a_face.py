@@ -25,7 +25,7 @@ from PIL import Image
 from facealbum.album import Album, LibraryError
 from facealbum.album.grouping import Batches
 from facealbum.config import Settings
-from facealbum.db import scan_writes
+from facealbum.db import people_queries, people_writes, queries, scan_writes
 from facealbum.db.migrations import migrate
 from facealbum.db.schema import MIGRATIONS
 from facealbum.model import Box, Face, PhotoAnalysis
@@ -49,11 +49,9 @@ def encodings(n_people: int, seed: int = 0) -> np.ndarray:
 def add_photos(album: Album, folder: Path, vectors: np.ndarray, box: Box = BOX) -> list[int]:
     """One small real JPEG per face in `folder`, stored as a scan stores it; face ids."""
     folder.mkdir(parents=True, exist_ok=True)
-    conn = library_store(album).conn
-    row = conn.execute("SELECT id FROM folders WHERE path = ?", (str(folder.resolve()),))
-    row = row.fetchone()
-    folder_id = row[0] if row else album.add_folder(folder).id
-    start = conn.execute("SELECT COUNT(*) FROM photos").fetchone()[0]
+    known = [f.id for f in album.folders() if Path(f.path) == folder.resolve()]
+    folder_id = known[0] if known else album.add_folder(folder).id
+    start = album.stats()["photos"]
     ids: list[int] = []
 
     def write(conn: sqlite3.Connection) -> scan_writes.FaceChanges:
@@ -112,10 +110,7 @@ def test_a_group_marked_not_faces_leaves_groups_and_searches_until_undone(librar
     assert not set(dogs) & grouped_faces(album)
     assert all(album.face(f).not_a_face and album.face(f).group_id is None for f in dogs)
     assert not found_by_search(album, dogs[0])  # not even each other
-    encoding = library_store(album).conn.execute(
-        "SELECT encoding FROM faces WHERE id = ?", (dogs[1],)
-    )
-    vector = np.frombuffer(encoding.fetchone()[0], np.float32)
+    vector = queries.encoding_of(library_store(album).conn, dogs[1])
     assert not {m.face_id for m in album.similar_to_encoding(vector)} & set(dogs)
     assert set(ann[1:]) <= found_by_search(album, ann[0])  # everyone else is still found
     # Grouping again, partly or from scratch, never takes them back.
@@ -146,9 +141,7 @@ def test_a_named_face_marked_not_a_face_leaves_its_person_and_undo_gives_it_back
     assert (person.face_count, person.photo_count) == (FACES_EACH - 1, FACES_EACH - 1)
     assert person.cover_face_id != poster
     # Nor does the user's choice come back if the face is ever Ann's again.
-    assert library_store(album).conn.execute("SELECT cover_face_id FROM people").fetchone() == (
-        None,
-    )
+    assert people_queries.cover_choice(library_store(album).conn, ann_id) is None
     assert album.face(poster).photo_id not in album.photo_ids(person_id=ann_id)
     face = album.face(poster)
     assert (face.person_id, face.assigned_by, face.not_a_face) == (None, None, True)
@@ -180,34 +173,28 @@ def test_suggestions_and_automatic_assignment_leave_out_faces_marked_not_a_face(
     album.update_settings(Settings(auto_assign=True))
     more = add_photos(album, tmp_path / "more", like_ann[2:])
     with library_store(album).write() as conn:
-        conn.execute("UPDATE faces SET not_a_face = 1 WHERE id = ?", (more[0],))
+        people_writes.set_not_a_face(conn, people_writes.UndoRecord(conn), [more[0]], True)
     album.update_people_after_scan(read_xmp=False)
     assert album.face(more[1]).person_id == ann_id  # the same look, a face: assigned
     assert album.face(more[0]).person_id is None
-    stored = library_store(album).conn.execute("SELECT face_id FROM suggestions").fetchall()
-    assert (more[0],) not in stored and (later[0],) not in stored
+    stored = {f for f, _ in people_queries.stored_suggestions(library_store(album).conn)}
+    assert more[0] not in stored and later[0] not in stored
 
 
 def test_a_suggestion_left_stored_for_a_face_marked_not_a_face_is_not_shown(library):
     album, (ann, _bob, dogs) = library
     ann_id = album.name_group(group_of(album, ann[0]), "Ann")
     album.mark_not_a_face([dogs[0]])
-    with library_store(
-        album
-    ).write() as conn:  # as a plan made before the mark would have stored it
-        conn.execute(
-            "INSERT INTO suggestions (face_id, person_id, distance, confidence)"
-            " VALUES (?, ?, 0.3, 0.9)",
-            (dogs[0], ann_id),
-        )
+    with library_store(album).write() as conn:  # as a plan made before the mark stores it
+        people_writes.replace_suggestions(conn, [dogs[0]], [(dogs[0], ann_id, 0.3, 0.9)])
 
     assert album.suggestions(ann_id) == [] and album.suggestions() == []
 
 
 def test_a_name_from_xmp_is_not_offered_for_a_face_marked_not_a_face(library):
     album, (_ann, bob, _dogs) = library
-    with library_store(album).write() as conn:
-        conn.execute("INSERT INTO face_hints (face_id, name) VALUES (?, 'Rex')", (bob[0],))
+    with library_store(album).write() as conn:  # as reading the photo's XMP stores it
+        people_writes.add_hints(conn, [(bob[0], "Rex")])
     assert [s.face_id for s in album.suggestions(source="xmp")] == [bob[0]]
 
     album.mark_not_a_face([bob[0]])
@@ -320,7 +307,7 @@ def test_grouping_never_places_a_face_marked_not_a_face(library):
     assert album.face(bob[0]).group_id is None
     # An ungrouped, unnamed face: the mark is all that changes.
     with library_store(album).write() as conn:
-        conn.execute("UPDATE faces SET group_id = NULL WHERE id = ?", (bob[2],))
+        pw.set_groups(conn, None, [bob[2]], [0])
     before = pq.grouping_state(library_store(album).conn)
     album.mark_not_a_face([bob[2]])
     assert pq.grouping_state(library_store(album).conn) != before
@@ -373,10 +360,8 @@ def test_a_new_face_over_a_face_marked_not_a_face_stays_not_a_face(library, keep
 def test_a_face_marked_not_a_face_keeps_its_row_when_found_again_in_place(library):
     album, (_ann, _bob, dogs) = library
     album.mark_not_a_face([dogs[0]])
-    vector = library_store(album).conn.execute(
-        "SELECT encoding FROM faces WHERE id = ?", (dogs[0],)
-    )
-    same = Face(BOX, 0.9, 80, 40.0, np.frombuffer(vector.fetchone()[0], np.float32))
+    vector = queries.encoding_of(library_store(album).conn, dogs[0])
+    same = Face(BOX, 0.9, 80, 40.0, vector)
 
     photo = album.face(dogs[0]).photo_id
     save(album, photo, (same,), keep_decided=False)
@@ -400,11 +385,8 @@ def test_a_photo_that_vanishes_and_returns_keeps_its_mark(library, tmp_path: Pat
     album, (_ann, _bob, dogs) = library
     album.mark_not_a_face([dogs[0]])
     info = album.photo(album.face(dogs[0]).photo_id)
-    fingerprint = (
-        library_store(album)
-        .conn.execute("SELECT fingerprint FROM photos WHERE id = ?", (info.id,))
-        .fetchone()[0]
-    )
+    known = queries.known_photos(library_store(album).conn, info.folder_id)
+    _size, _mtime, fingerprint, *_ = known[info.path]
     moved = tmp_path / "photos" / "moved.jpg"
     shutil.move(info.path, moved)
 

@@ -6,11 +6,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from helpers_storage import library_store
+from helpers_storage import every_face, library_store
 from library_builder import build_folder, reduced_copy
 
 from facealbum.album import Album, LibraryError
 from facealbum.config import Settings
+from facealbum.db import people_queries
 
 pytestmark = pytest.mark.slow
 
@@ -69,13 +70,15 @@ def person(album: Album, name: str):
 def state(album: Album) -> tuple:
     """Everything a user decision can change, to compare before and after an undo."""
     conn = library_store(album).conn
+    faces = every_face(album)
     return (
-        conn.execute("SELECT id, name, hidden, cover_face_id FROM people ORDER BY id").fetchall(),
-        conn.execute(
-            "SELECT id, person_id, assigned_by, group_id FROM faces ORDER BY id"
-        ).fetchall(),
-        conn.execute("SELECT face_id, person_id FROM rejections ORDER BY 1, 2").fetchall(),
-        conn.execute("SELECT id, hidden FROM face_groups ORDER BY id").fetchall(),
+        sorted(
+            (p.id, p.name, p.hidden, people_queries.cover_choice(conn, p.id))
+            for p in album.people(include_hidden=True)
+        ),
+        [(f.id, f.person_id, f.assigned_by, f.group_id) for f in faces],
+        sorted(people_queries.rejections_of(conn, [f.id for f in faces])),
+        sorted((g.id, g.hidden) for g in album.groups(include_hidden=True)),
     )
 
 
@@ -222,14 +225,7 @@ def test_merge_carries_rejections_to_the_target(album: Album):
     album.merge_people([guido], obama)
     assert [p.name for p in album.people()] == ["Barack Obama"]
     assert person(album, "Barack Obama").face_count == 6
-    rejected = (
-        library_store(album)
-        .conn.execute(
-            "SELECT 1 FROM rejections WHERE face_id = ? AND person_id = ?", (kit_face, obama)
-        )
-        .fetchone()
-    )
-    assert rejected is not None
+    assert kit_face in people_queries.rejected_for(library_store(album).conn, obama)
     album.regroup(full=True)
     assert kit_face not in [s.face_id for s in album.suggestions(obama)]
 
@@ -290,7 +286,7 @@ def test_undo_puts_back_each_action(album: Album, action: str):
         album.delete_person(person(album, "Placeholder").id)  # unassigned, never rejected
         assert face in [s.face_id for s in album.suggestions(obama)]
     before = state(album)
-    depth = library_store(album).conn.execute("SELECT COUNT(*) FROM undo_log").fetchone()[0]
+    depth = people_queries.undo_depth(library_store(album).conn)
     run = {
         "name_group": lambda: album.name_group(guido_group, "Guido"),
         "name_into_existing": lambda: album.name_group(guido_group, "barack obama"),
@@ -312,7 +308,7 @@ def test_undo_puts_back_each_action(album: Album, action: str):
     undone = [album.undo() for _ in range(2 if action == "merge" else 1)]
     assert all(undone)
     assert state(album) == before
-    assert library_store(album).conn.execute("SELECT COUNT(*) FROM undo_log").fetchone()[0] == depth
+    assert people_queries.undo_depth(library_store(album).conn) == depth
 
 
 def test_undo_of_an_unrelated_action_keeps_a_rejection(album: Album):

@@ -7,11 +7,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from helpers_storage import library_store
+from helpers_storage import forget_detectors, library_store
 from library_builder import GROUP, OBAMA, OTHERS, build_folder
 
 from facealbum.album import Album
 from facealbum.config import DEFAULT_MIN_FACE_PX, Settings
+from facealbum.db import people_queries, queries
 from facealbum.model import ScanProgress
 
 pytestmark = pytest.mark.slow
@@ -54,8 +55,8 @@ def test_finding_faces_again_keeps_names_confirmations_and_rejections(hog_librar
     for face_id, (name, how) in before.items():
         if name is not None:  # same face row, same person, same kind of assignment
             assert (after[face_id].person_name, after[face_id].assigned_by) == (name, how)
-    rejected = set(library_store(album).conn.execute("SELECT face_id, person_id FROM rejections"))
-    assert (faces["biden_2"][0].id, obama) in rejected
+    rejected = people_queries.rejected_for(library_store(album).conn, obama)
+    assert faces["biden_2"][0].id in rejected
     # The faces now come from YuNet: the photos say so, and nothing is left to redo.
     assert album.find_faces_again(detector="yunet").total == 0
 
@@ -83,11 +84,9 @@ def test_a_cancelled_redetection_resumes_where_it_stopped(hog_library: Album):
 
     first = album.find_faces_again(detector="yunet", progress=stop_after_two, cancel=cancel)
     assert first.phase == "cancelled" and first.done < 6
-    done = (
-        library_store(album)
-        .conn.execute("SELECT COUNT(*) FROM photos WHERE detector = 'yunet'")
-        .fetchone()[0]
-    )
+    (folder,) = album.folders()
+    known = queries.known_photos(library_store(album).conn, folder.id).values()
+    done = sum(1 for *_, detector in known if detector == "yunet")
     second = album.find_faces_again(detector="yunet")
     assert second.phase == "done" and second.total == 6 - done
 
@@ -99,7 +98,7 @@ def test_a_library_made_before_yunet_keeps_hog_until_its_faces_are_found_again(
     # file (or no settings file) and NULL detectors on their photos: they stay with HOG,
     # so that new photos are boxed like the old ones.
     directory = hog_library.directory
-    library_store(hog_library).conn.execute("UPDATE photos SET detector = NULL")
+    forget_detectors(hog_library)
     hog_library.close()
     (directory / "settings.json").unlink()
     with Album.open(directory) as album:

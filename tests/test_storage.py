@@ -6,18 +6,25 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
-import sqlite3
 import stat
 from pathlib import Path
 
 import pytest
-from helpers_storage import add_photos, encoding, library_store, people, small_library
+from helpers_storage import (
+    add_photos,
+    disk_full,
+    encoding,
+    people,
+    small_library,
+    write_lock_held,
+)
 from PIL import Image
 
 from facealbum import config
 from facealbum.album import Album
 from facealbum.cli.main import main
 from facealbum.cli.output import EX_TEMPFAIL
+from facealbum.db import queries, scan_writes
 from facealbum.db import store as store_module
 from facealbum.db.store import Store, StoreBusy, StoreDamaged, StoreFull, StoreReadOnly
 
@@ -48,25 +55,16 @@ def one_line(err: str) -> str:
     return lines[0]
 
 
-def hold_write_lock(db: Path) -> sqlite3.Connection:
-    """Another facealbum in the middle of a long write."""
-    other = sqlite3.connect(db, isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")
-    return other
-
-
 # -- busy -------------------------------------------------------------------------------
 
 
 def test_a_write_kept_waiting_by_another_writer_says_busy_and_changes_nothing(tmp_path):
     store = Store(tmp_path / "library.sqlite3", busy_timeout_s=SHORT_WAIT_S)
-    other = hold_write_lock(store.path)
-    with pytest.raises(StoreBusy, match="is busy: another facealbum .* nothing was changed"):
-        with store.write() as conn:
-            conn.execute("INSERT INTO folders (path) VALUES ('/photos')")
-    other.execute("ROLLBACK")
-    other.close()
-    assert store.conn.execute("SELECT COUNT(*) FROM folders").fetchone()[0] == 0
+    with write_lock_held(store.path):
+        with pytest.raises(StoreBusy, match="is busy: another facealbum .* nothing was changed"):
+            with store.write() as conn:
+                scan_writes.add_folder(conn, "/photos", [])
+    assert queries.folder_paths(store.conn) == []
     store.set_meta("after", "saved")  # no transaction was left open: the next write works
     assert store.meta("after") == "saved"
     store.close()
@@ -75,12 +73,8 @@ def test_a_write_kept_waiting_by_another_writer_says_busy_and_changes_nothing(tm
 def test_cli_change_while_the_library_is_busy_exits_75_with_one_line(tmp_path, capsys, monkeypatch):
     lib = small_library(tmp_path / "lib", person="Alice")
     monkeypatch.setattr(store_module, "BUSY_TIMEOUT_S", SHORT_WAIT_S)
-    other = hold_write_lock(lib / config.DATABASE_NAME)
-    try:
+    with write_lock_held(lib / config.DATABASE_NAME):
         code, _, err = run(capsys, "--library", str(lib), "rename", "Alice", "Alicia")
-    finally:
-        other.execute("ROLLBACK")
-        other.close()
     assert code == EX_TEMPFAIL
     line = one_line(err)
     assert "busy" in line and "nothing was changed" in line and str(lib) in line
@@ -96,15 +90,12 @@ def test_a_scan_batch_on_a_full_disk_fails_whole_and_the_library_goes_on(tmp_pat
     lib = small_library(tmp_path / "lib", photos=2)
     folder = tmp_path / "lib-photos"
     with Album.open(lib) as album:
-        conn = library_store(album).conn  # this thread's: the writes below run on it
-        pages = conn.execute("PRAGMA page_count").fetchone()[0]
-        conn.execute(f"PRAGMA max_page_count = {pages}")  # the disk is full
         names = [f"new{i}.jpg" for i in range(200)]
-        with pytest.raises(StoreFull, match="is full; nothing was changed: free some space"):
-            add_photos(album, folder, names, seed=100)
-        assert album.stats()["photos"] == 2 and album.stats()["index"]["size"] == 2
-        conn.execute(f"PRAGMA max_page_count = {2**30}")  # space was freed
-        assert len(add_photos(album, folder, names, seed=100)) == 200
+        with disk_full(album):
+            with pytest.raises(StoreFull, match="is full; nothing was changed: free some space"):
+                add_photos(album, folder, names, seed=100)
+            assert album.stats()["photos"] == 2 and album.stats()["index"]["size"] == 2
+        assert len(add_photos(album, folder, names, seed=100)) == 200  # space was freed
     with Album.open(lib) as album:
         assert album.stats()["photos"] == 202 and album.people()[0].face_count == 2
 
@@ -164,19 +155,15 @@ def test_a_change_that_was_not_saved_is_reported_after_its_window_closed(
         win.open_library(lib, create=False)
     alice = win.context.album.people()[0].id
     viewer = QWidget(win)  # the window the rename was typed in, a photo viewer say
-    other = hold_write_lock(lib / config.DATABASE_NAME)
-    try:
+
+    def busy_message() -> str:
+        texts = [box.text() for box in win.findChildren(QMessageBox)]
+        return next((t for t in texts if "busy" in t), "")
+
+    with write_lock_held(lib / config.DATABASE_NAME):
         win.context.act(lambda a: a.rename_person(alice, "Bob"), "Renamed", owner=viewer)
         shiboken6.delete(viewer)  # closed before the rename gave up
-
-        def busy_message() -> str:
-            texts = [box.text() for box in win.findChildren(QMessageBox)]
-            return next((t for t in texts if "busy" in t), "")
-
         qtbot.waitUntil(lambda: bool(busy_message()), timeout=10_000)
-    finally:
-        other.execute("ROLLBACK")
-        other.close()
     assert busy_message().startswith(f"The library in {lib} is busy")
     assert "nothing was changed" in busy_message()
     assert people(lib) == ["Alice"]

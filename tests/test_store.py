@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facealbum.db import queries, scan_writes
+from facealbum.db import people_writes, queries, scan_writes
 from facealbum.db.migrations import MigrationError, backup_path, migrate, schema_version
 from facealbum.db.schema import LATEST_VERSION, MIGRATIONS, Migration
 from facealbum.db.store import Store
@@ -42,7 +42,7 @@ def store(tmp_path: Path):
 @pytest.fixture
 def folder(store: Store) -> int:
     with store.write() as conn:
-        return conn.execute("INSERT INTO folders (path) VALUES ('/photos')").lastrowid
+        return scan_writes.add_folder(conn, "/photos", [])
 
 
 def test_new_database_is_at_latest_version_in_wal_mode(store: Store):
@@ -65,9 +65,10 @@ def test_upgrade_backs_up_then_records_the_version(tmp_path: Path):
     assert schema_version(conn) == LATEST_VERSION + 1
     cols = [r[1] for r in conn.execute("PRAGMA table_info(photos)")]
     assert "rating" in cols
-    backup = sqlite3.connect(backup_path(db, LATEST_VERSION))
-    assert schema_version(backup) == LATEST_VERSION
-    assert backup.execute("SELECT value FROM meta WHERE key = 'marker'").fetchone() == ("kept",)
+    backup = Store(backup_path(db, LATEST_VERSION), read_only=True)
+    assert schema_version(backup.conn) == LATEST_VERSION
+    assert backup.meta("marker") == "kept"
+    backup.close()
 
 
 def test_failed_upgrade_leaves_the_database_unchanged(tmp_path: Path):
@@ -118,14 +119,14 @@ def test_deleting_a_photo_deletes_its_faces(store: Store, folder: int):
         )
         changes = scan_writes.remove_photos(conn, ["/photos/a.jpg"])
     assert len(changes.removed_ids) == 1
-    assert store.conn.execute("SELECT COUNT(*) FROM faces").fetchone()[0] == 0
+    assert queries.stats(store.conn)["faces"] == 0
     # and the foreign key cascades on its own too
     with store.write() as conn:
         pid, _ = scan_writes.save_analysis(
             conn, folder, analysis("/photos/b.jpg", [face(Box(0, 0, 1, 1), vec())])
         )
         conn.execute("DELETE FROM photos WHERE id = ?", (pid,))
-    assert store.conn.execute("SELECT COUNT(*) FROM faces").fetchone()[0] == 0
+    assert queries.stats(store.conn)["faces"] == 0
 
 
 def test_edited_photo_keeps_the_person_of_a_face_that_still_matches(store: Store, folder: int):
@@ -139,8 +140,8 @@ def test_edited_photo_keeps_the_person_of_a_face_that_still_matches(store: Store
                 "/photos/a.jpg", [face(box, kept_enc), face(Box(0.6, 0.1, 0.8, 0.3), other_enc)]
             ),
         )
-        person = conn.execute("INSERT INTO people (name) VALUES ('Mom')").lastrowid
-        conn.execute("UPDATE faces SET person_id = ?, assigned_by = 'user'", (person,))
+        person = people_writes.create_person(conn, people_writes.UndoRecord(conn), "Mom")
+        people_writes.set_person(conn, None, ch.added_ids, person, "user")
     kept_id, dropped_id = ch.added_ids
     # Edited: the first face moved a little and re-encoded closely; the second is a stranger now.
     nudged = kept_enc + np.float32(0.01)
@@ -203,7 +204,7 @@ def test_known_photos_under_a_subfolder_takes_only_that_subtree(store: Store, fo
 
 def test_photo_ids_newest_first_then_path_and_filters(store: Store, folder: int):
     with store.write() as conn:
-        other = conn.execute("INSERT INTO folders (path) VALUES ('/other')").lastrowid
+        other = scan_writes.add_folder(conn, "/other", [])
         ids = {}
         for path, taken, fid in [
             ("/photos/b.jpg", "2020-01-01T10:00:00", folder),
@@ -215,11 +216,10 @@ def test_photo_ids_newest_first_then_path_and_filters(store: Store, folder: int)
             ids[path], _ = scan_writes.save_analysis(
                 conn, fid, analysis(path, [face(Box(0, 0, 1, 1), vec())], taken_at=taken)
             )
-        person = conn.execute("INSERT INTO people (name) VALUES ('Ann')").lastrowid
-        conn.execute(
-            "UPDATE faces SET person_id = ? WHERE photo_id IN (?, ?)",
-            (person, ids["/photos/a.jpg"], ids["/other/c.jpg"]),
-        )
+        person = people_writes.create_person(conn, people_writes.UndoRecord(conn), "Ann")
+        named = [ids["/photos/a.jpg"], ids["/other/c.jpg"]]
+        faces = [f for pid in named for f in queries.face_ids_of_photo(conn, pid)]
+        people_writes.set_person(conn, None, faces, person, "user")
     order = [
         "/photos/new.jpg",
         "/other/c.jpg",
@@ -246,7 +246,7 @@ def test_writes_from_many_threads_all_land(store: Store, folder: int):
         t.start()
     for t in threads:
         t.join()
-    assert store.conn.execute("SELECT COUNT(*) FROM photos").fetchone()[0] == 80
+    assert queries.stats(store.conn)["photos"] == 80
     assert store.generation() == 80
 
 
@@ -255,7 +255,7 @@ def test_a_failed_write_rolls_back(store: Store, folder: int):
         with store.write() as conn:
             scan_writes.save_failure(conn, folder, "/photos/x.jpg", 1, 1.0, "x")
             raise RuntimeError
-    assert store.conn.execute("SELECT COUNT(*) FROM photos").fetchone()[0] == 0
+    assert queries.stats(store.conn)["photos"] == 0
 
 
 def test_closing_while_another_thread_is_inside_a_query_lets_that_query_finish(tmp_path: Path):
@@ -273,7 +273,7 @@ def test_closing_while_another_thread_is_inside_a_query_lets_that_query_finish(t
         started.set()
         results.append(conn.execute(slow).fetchone()[0])
         try:
-            store.conn.execute("SELECT 1")
+            queries.folder_paths(store.conn)
         except sqlite3.ProgrammingError as e:
             results.append(str(e))
 

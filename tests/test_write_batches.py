@@ -15,12 +15,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers_storage import library_store, write_as_scan
+from helpers_storage import every_face, library_store, write_as_scan
 
 from facealbum.album import Album
 from facealbum.album import grouping as album_grouping
 from facealbum.album.grouping import Batches, Grouping, batch_slices
-from facealbum.db import scan_writes
+from facealbum.db import people_queries, people_writes, queries, scan_writes
+from facealbum.model import Box, Face, PhotoAnalysis
 
 DIM = 128
 SAME_PERSON_SPREAD = 0.022  # per dimension: about 0.35 between two faces of one person
@@ -37,23 +38,17 @@ def encodings(n_people: int, faces_each: int, seed: int = 0) -> tuple[np.ndarray
 
 
 def insert_photos(conn, vectors: np.ndarray) -> list[int]:
-    """One photo per face, as a scan stores them; returns the face ids."""
-    folder = conn.execute("SELECT MIN(id) FROM folders").fetchone()[0]
-    if folder is None:
-        folder = conn.execute("INSERT INTO folders (path) VALUES ('/photos')").lastrowid
-    first = conn.execute("SELECT COALESCE(MAX(id), 0) FROM photos").fetchone()[0] + 1
-    conn.executemany(
-        "INSERT INTO photos (id, folder_id, path, size, mtime, status)"
-        " VALUES (?, ?, ?, 1000, 0, 'ok')",
-        [(first + i, folder, f"/photos/{first + i:06d}.jpg") for i in range(len(vectors))],
-    )
-    conn.executemany(
-        "INSERT INTO faces (photo_id, box_left, box_top, box_right, box_bottom, score,"
-        " size_px, sharpness, encoding) VALUES (?, 0.1, 0.1, 0.3, 0.4, 1.0, 200, 50.0, ?)",
-        [(first + i, v.tobytes()) for i, v in enumerate(vectors)],
-    )
-    rows = conn.execute("SELECT id FROM faces WHERE photo_id >= ? ORDER BY id", (first,))
-    return [r[0] for r in rows]
+    """One photo per face, as a scan stores them (the files need not exist); returns the
+    face ids."""
+    folders = queries.folder_paths(conn)
+    folder = min(folders)[0] if folders else scan_writes.add_folder(conn, "/photos", [])
+    first = max(queries.photo_ids(conn), default=0) + 1  # a new name for each photo
+    ids: list[int] = []
+    for n, vector in enumerate(vectors, first):
+        face = Face(Box(0.1, 0.1, 0.3, 0.4), 1.0, 200, 50.0, vector)
+        photo = PhotoAnalysis(f"/photos/{n:06d}.jpg", 1000, 0.0, f"fp{n}", 640, 480, None, (face,))
+        ids += scan_writes.save_analysis(conn, folder, photo)[1].added_ids
+    return ids
 
 
 def add_faces(album: Album, vectors: np.ndarray) -> list[int]:
@@ -73,13 +68,10 @@ def groups_by_face(album: Album) -> dict[int, int]:
 
 
 def state(album: Album) -> tuple:
-    conn = library_store(album).conn
     return (
-        conn.execute(
-            "SELECT id, person_id, assigned_by, group_id FROM faces ORDER BY id"
-        ).fetchall(),
-        conn.execute("SELECT face_id, person_id FROM suggestions ORDER BY face_id").fetchall(),
-        conn.execute("SELECT face_id, name FROM face_hints ORDER BY face_id").fetchall(),
+        [(f.id, f.person_id, f.assigned_by, f.group_id) for f in every_face(album)],
+        people_queries.stored_suggestions(library_store(album).conn),
+        sorted((s.face_id, s.name) for s in album.suggestions(source="xmp")),
     )
 
 
@@ -121,14 +113,13 @@ def test_user_actions_between_batches_of_a_full_regroup_stand(
         faces_of = lambda p: [f for f in face_ids if person_of[f] == p]  # noqa: E731
         ann = album.name_group(groups_by_face(album)[faces_of(0)[0]], "Ann")
         with library_store(album).write() as conn:  # every group new: the regroup makes fresh ids
-            conn.execute("UPDATE faces SET group_id = NULL")
+            people_writes.set_groups(conn, None, face_ids, [0] * len(face_ids))
         other = Album.open(tmp_path / "library")  # the user, in another window
 
         gone = faces_of(2)[0]
 
         def delete_photo(conn) -> scan_writes.FaceChanges:
-            conn.execute("DELETE FROM photos WHERE id = ?", (other.face(gone).photo_id,))
-            return scan_writes.FaceChanges([], [], [gone])
+            return scan_writes.remove_photos(conn, [other.face(gone).photo])
 
         def meanwhile() -> None:
             # After the regroup read the faces: some named, some unassigned (grouped again,

@@ -505,3 +505,21 @@ def faces_after(conn: sqlite3.Connection, face_id: int) -> list[int]:
     """Faces with a higher id than `face_id` (added later), by id."""
     rows = conn.execute("SELECT id FROM faces WHERE id > ? ORDER BY id", (face_id,))
     return [r[0] for r in rows]
+
+
+def undo_depth(conn: sqlite3.Connection) -> int:
+    """How many actions can be undone, one after the other."""
+    return conn.execute("SELECT COUNT(*) FROM undo_log").fetchone()[0]
+
+
+def cover_choice(conn: sqlite3.Connection, person_id: int) -> int | None:
+    """The cover face the user chose for a person, as stored (None: none chosen, or the
+    choice was dropped); people() shows it only while that face is still theirs."""
+    row = conn.execute("SELECT cover_face_id FROM people WHERE id = ?", (person_id,)).fetchone()
+    return None if row is None else row[0]
+
+
+def stored_suggestions(conn: sqlite3.Connection) -> list[tuple[int, int]]:
+    """(face id, person id) of every look-alike suggestion stored, by face then person,
+    whether or not it still holds (suggestions() shows only those that do)."""
+    return conn.execute("SELECT face_id, person_id FROM suggestions ORDER BY 1, 2").fetchall()

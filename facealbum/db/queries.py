@@ -278,3 +278,14 @@ def stats(conn: sqlite3.Connection) -> dict[str, int]:
         # Gone from disk, kept for a while in case they turn up elsewhere.
         "vanished_photos": one("SELECT COUNT(*) FROM vanished_photos"),
     }
+
+
+def scanned_at(conn: sqlite3.Connection, photo_id: int) -> str | None:
+    """When a photo was last analysed (as stored: SQLite's UTC time); None for no such photo."""
+    row = conn.execute("SELECT scanned_at FROM photos WHERE id = ?", (photo_id,)).fetchone()
+    return None if row is None else row[0]
+
+
+def quick_check(conn: sqlite3.Connection) -> str:
+    """SQLite's quick check of the database file: "ok", else what is wrong with it."""
+    return "\n".join(r[0] for r in conn.execute("PRAGMA quick_check"))
