@@ -11,7 +11,7 @@ of their identity's faces as user assignments, opens it once so the index is bui
 
 (a) album.regroup(full=True), in a fresh process so its peak RSS is its own;
 (b) 1k new faces written (written as a scan writes them, database and index together), then
-    album.update_people_after_scan(), several rounds;
+    album._update_people_after_scan(), several rounds;
 (c) album.people(), album.groups(), album.suggestions() in full, and as the People page
     calls them: the first MAX_GROUPS groups, the XMP names, one person's suggestions.
 
@@ -237,7 +237,7 @@ def main() -> None:
             start = args.faces + r * args.new
             write_s, _ = timed(lambda s=start: add_faces(album, vectors[s : s + args.new]))
             cpu = time.process_time()
-            after_s, processed = timed(album.update_people_after_scan)
+            after_s, processed = timed(album._update_people_after_scan)
             cpu = time.process_time() - cpu
             rounds.append(
                 {"write_s": round(write_s, 3), "after_scan_s": round(after_s, 3),

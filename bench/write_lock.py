@@ -12,7 +12,7 @@ name` run), times:
 (a) base_regroup: album.regroup(full=True) of the first faces, none of them grouped yet
     (every face gets a group: the most writing a regroup can do);
 (b) after_scan: `--new` faces written as a scan writes them, then
-    album.update_people_after_scan();
+    album._update_people_after_scan();
 (c) full_regroup: album.regroup(full=True) of the whole library.
 
 For each: the total time, the longest single hold of the SQLite write transaction and of
@@ -231,7 +231,7 @@ def main() -> None:
         print("base regroup:", steps["base_regroup"], flush=True)
         add_faces(album, vectors[base:])
         album._sync.save()  # the renaming process opens the library with it
-        steps["after_scan"] = measure(album.update_people_after_scan, album, lib, meter, people)
+        steps["after_scan"] = measure(album._update_people_after_scan, album, lib, meter, people)
         print("after scan:", steps["after_scan"], flush=True)
         steps["full_regroup"] = measure(lambda: album.regroup(full=True), album, lib, meter, people)
         print("full regroup:", steps["full_regroup"], flush=True)

@@ -33,6 +33,13 @@ def write_as_scan(album: Album, write: FaceWrite) -> scan_writes.FaceChanges:
     return album._sync.write_faces(write)
 
 
+def group_new_faces(album: Album, read_xmp: bool = True, *, batch_size: int | None = None) -> int:
+    """What a scan does after writing: group the new faces and suggest their people;
+    returns how many faces it processed."""
+    kw = {"batch_size": batch_size} if batch_size is not None else {}
+    return album._update_people_after_scan(read_xmp, **kw)
+
+
 def encoding(seed: int) -> np.ndarray:
     v = np.random.default_rng(seed).normal(size=128).astype(np.float32)
     return v / np.linalg.norm(v) * 0.9

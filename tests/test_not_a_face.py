@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers_storage import library_store, write_as_scan
+from helpers_storage import group_new_faces, library_store, write_as_scan
 from PIL import Image
 
 from facealbum.album import Album, LibraryError
@@ -78,7 +78,7 @@ def library(tmp_path: Path) -> Iterator[tuple[Album, list[list[int]]]]:
     album.update_settings(Settings(auto_assign=False))
     vectors = encodings(3)
     people = [add_photos(album, tmp_path / "photos", v) for v in vectors]
-    album.update_people_after_scan(read_xmp=False)
+    group_new_faces(album, read_xmp=False)
     yield album, people
     album.close()
 
@@ -162,7 +162,7 @@ def test_suggestions_and_automatic_assignment_leave_out_faces_marked_not_a_face(
     ann_id = album.name_group(group_of(album, ann[0]), "Ann")
     like_ann = encodings(3)[0] + 0.01  # the library's own encodings of Ann, a little off
     later = add_photos(album, tmp_path / "later", like_ann[:2])
-    album.update_people_after_scan(read_xmp=False)
+    group_new_faces(album, read_xmp=False)
     assert {s.face_id for s in album.suggestions(ann_id)} == set(later)
 
     album.mark_not_a_face([later[0]])
@@ -174,7 +174,7 @@ def test_suggestions_and_automatic_assignment_leave_out_faces_marked_not_a_face(
     more = add_photos(album, tmp_path / "more", like_ann[2:])
     with library_store(album).write() as conn:
         people_writes.set_not_a_face(conn, people_writes.UndoRecord(conn), [more[0]], True)
-    album.update_people_after_scan(read_xmp=False)
+    group_new_faces(album, read_xmp=False)
     assert album.face(more[1]).person_id == ann_id  # the same look, a face: assigned
     assert album.face(more[0]).person_id is None
     stored = {f for f, _ in people_queries.stored_suggestions(library_store(album).conn)}
@@ -277,7 +277,7 @@ def test_a_mark_made_while_a_long_grouping_job_plans_is_not_overwritten(
 
     monkeypatch.setattr(Batches, "_write", write)
     try:
-        album.update_people_after_scan(read_xmp=False)
+        group_new_faces(album, read_xmp=False)
     finally:
         other.close()
 
@@ -351,7 +351,7 @@ def test_a_new_face_over_a_face_marked_not_a_face_stays_not_a_face(library, keep
     assert set(faces) == {dog.box, person.box}  # the old row went: its mark moved on
     assert faces[dog.box].id != dogs[0] and faces[dog.box].not_a_face
     assert not faces[person.box].not_a_face
-    album.update_people_after_scan(read_xmp=False)
+    group_new_faces(album, read_xmp=False)
     assert faces[dog.box].id not in grouped_faces(album)
     assert faces[dog.box].id not in {m.face_id for m in album.similar_to_encoding(far)}
     assert faces[person.box].id in {m.face_id for m in album.similar_to_encoding(-far)}
@@ -410,7 +410,7 @@ def test_a_photo_that_vanishes_and_returns_keeps_its_mark(library, tmp_path: Pat
     returned = [album.faces_in_photo(p) for p in album.photo_ids() if p != info.id]
     marked = [f for faces in returned for f in faces if f.photo in (str(moved), str(copy))]
     assert len(marked) == 2 and all(f.not_a_face for f in marked)
-    album.update_people_after_scan(read_xmp=False)
+    group_new_faces(album, read_xmp=False)
     assert not {f.id for f in marked} & grouped_faces(album)
 
 

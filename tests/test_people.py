@@ -119,7 +119,7 @@ def test_naming_a_group_makes_a_person_with_all_their_photos(album: Album):
 
 def test_an_existing_name_merges_the_group_into_that_person(album: Album):
     pid = album.name_group(group_of(album, faces_of(album, "guido_1")[0]), "Guido")
-    album.remove_face(faces_of(album, "guido_2")[0])
+    album.remove_faces([faces_of(album, "guido_2")[0]])
     album.reject(faces_of(album, "guido_2")[0], pid)
     album.assign_faces([faces_of(album, "guido_2")[0]], pid)  # the user's word wins
     assert person(album, "Guido").face_count == 2
@@ -159,7 +159,7 @@ def test_a_removed_face_never_comes_back_through_rescans_and_regroups(
 ):
     obama = name_obama(album)
     removed = faces_of(album, "obama_3")[0]
-    album.remove_face(removed)
+    album.remove_faces([removed])
     assert album.face(removed).person_id is None
     assert removed not in [s.face_id for s in album.suggestions(obama)]
     # New photos of him arrive, everything is regrouped, the photo is touched.
@@ -207,7 +207,7 @@ def test_full_regroup_keeps_every_user_decision(album: Album):
     guido = album.name_group(group_of(album, faces_of(album, "guido_1")[0]), "Guido")
     kit, rose = faces_of(album, "kit_with_rose")
     album.assign_faces([rose], guido)  # wrong, but the user said so
-    album.remove_face(faces_of(album, "obama_2")[0])
+    album.remove_faces([faces_of(album, "obama_2")[0]])
     before = state(album)
     album.regroup(full=True)
     after = state(album)
@@ -254,7 +254,7 @@ def test_cover_is_the_users_choice_while_the_face_is_theirs(album: Album):
     assert person(album, "Barack Obama").cover_face_id == chosen
     with pytest.raises(LibraryError):
         album.set_cover(obama, faces_of(album, "guido_1")[0])
-    album.remove_face(chosen)
+    album.remove_faces([chosen])
     assert person(album, "Barack Obama").cover_face_id not in (None, chosen)
 
 
@@ -293,7 +293,7 @@ def test_undo_puts_back_each_action(album: Album, action: str):
         "rename": lambda: album.rename_person(obama, "Obama"),
         "merge": lambda: album.merge_people([album.name_group(guido_group, "G")], obama),
         "assign": lambda: album.assign_faces([faces_of(album, "guido_2")[0]], obama),
-        "remove": lambda: album.remove_face(face),
+        "remove": lambda: album.remove_faces([face]),
         "reject": lambda: album.reject(faces_of(album, "guido_2")[0], obama),
         "hide_person": lambda: album.set_person_hidden(obama, True),
         "hide_group": lambda: album.set_group_hidden(guido_group, True),
@@ -314,7 +314,7 @@ def test_undo_puts_back_each_action(album: Album, action: str):
 def test_undo_of_an_unrelated_action_keeps_a_rejection(album: Album):
     obama = name_obama(album)
     face = faces_of(album, "obama_3")[0]
-    album.remove_face(face)
+    album.remove_faces([face])
     album.rename_person(obama, "Obama")
     assert album.undo() == "Rename to Obama"
     assert person(album, "Barack Obama")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers_storage import every_face, library_store, write_as_scan
+from helpers_storage import every_face, group_new_faces, library_store, write_as_scan
 
 from facealbum.album import Album
 from facealbum.album import grouping as album_grouping
@@ -109,7 +109,7 @@ def test_user_actions_between_batches_of_a_full_regroup_stand(
     with Album.open(tmp_path / "library") as album:
         face_ids = add_faces(album, vectors)
         person_of = dict(zip(face_ids, who.tolist(), strict=True))
-        album.update_people_after_scan()
+        group_new_faces(album)
         faces_of = lambda p: [f for f in face_ids if person_of[f] == p]  # noqa: E731
         ann = album.name_group(groups_by_face(album)[faces_of(0)[0]], "Ann")
         with library_store(album).write() as conn:  # every group new: the regroup makes fresh ids
@@ -191,13 +191,13 @@ def test_an_interrupted_update_after_a_scan_resumes_without_skipping_or_redoing_
     lib = tmp_path / "library"
     with Album.open(lib) as album:
         first = add_faces(album, vectors[:40])
-        album.update_people_after_scan()
+        group_new_faces(album)
         group = groups_by_face(album)[first[int(np.flatnonzero(who[:40] == 0)[0])]]
         album.name_group(group, "Ann")  # her new faces are assigned automatically
         new = add_faces(album, vectors[40:])
     shutil.copytree(lib, tmp_path / "uninterrupted")
     with Album.open(tmp_path / "uninterrupted") as album:
-        assert album.update_people_after_scan(batch_size=20) == 60
+        assert group_new_faces(album, batch_size=20) == 60
         expected = state(album)
 
     writes = itertools.count(1)
@@ -211,7 +211,7 @@ def test_an_interrupted_update_after_a_scan_resumes_without_skipping_or_redoing_
     with Album.open(lib) as album:
         monkeypatch.setattr(album_grouping, "write_suggestions", killed_in_second_batch)
         with pytest.raises(RuntimeError, match="killed"):
-            album.update_people_after_scan(batch_size=20)
+            group_new_faces(album, batch_size=20)
         assert library_store(album).meta("people_processed_face_id") == str(new[19])
         assert all(album.face(f).group_id is None for f in new[20:])
         monkeypatch.setattr(album_grouping, "write_suggestions", write_suggestions)
@@ -223,7 +223,7 @@ def test_an_interrupted_update_after_a_scan_resumes_without_skipping_or_redoing_
             return plan_join(self, conn, face_ids, *args)
 
         monkeypatch.setattr(Grouping, "plan_join", spy)
-        assert album.update_people_after_scan(batch_size=20) == 40
+        assert group_new_faces(album, batch_size=20) == 40
         assert planned == new[20:], "each face not done yet, once"
         assert state(album) == expected
-        assert album.update_people_after_scan(batch_size=20) == 0
+        assert group_new_faces(album, batch_size=20) == 0

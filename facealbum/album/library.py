@@ -259,7 +259,7 @@ class Album(PeopleMixin):
         targets = self._scan_targets(folders)
         final = self._scan_job(targets, progress, cancel, pause, prune=prune).run()
         # New faces join groups and get suggestions (a cancelled scan's faces too).
-        self.update_people_after_scan()
+        self._update_people_after_scan()
         return final
 
     def find_faces_again(
@@ -286,7 +286,7 @@ class Album(PeopleMixin):
         targets = self._scan_targets(folders)
         final = self._scan_job(targets, progress, cancel, pause, redetect=True).run()
         # New faces join groups and get suggestions (a cancelled scan's faces too).
-        self.update_people_after_scan()
+        self._update_people_after_scan()
         return final
 
     def _scan_job(

@@ -269,10 +269,6 @@ class PeopleMixin:
             grouping.refresh_around(conn, face_ids, rec)
             self._fix_cover(conn, rec, old)
 
-    def remove_face(self, face_id: int) -> None:
-        """Take a face from its person and remember it is not them."""
-        self.remove_faces([face_id])
-
     def remove_faces(self, face_ids: Sequence[int]) -> None:
         """Take each face from its person and remember it is not them: one action, undone
         at once. LibraryError (nothing changed) when a face is unknown or has no person."""
@@ -478,7 +474,7 @@ class PeopleMixin:
         else:
             batches.place(pq.free_ungrouped(self._store.conn))
 
-    def update_people_after_scan(
+    def _update_people_after_scan(
         self, read_xmp: bool = True, *, batch_size: int = WRITE_BATCH
     ) -> int:
         """Group the faces added since the last call and refresh their suggestions

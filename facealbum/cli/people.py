@@ -176,7 +176,7 @@ def cmd_assign(album: Album, args: argparse.Namespace) -> int:
 
 
 def cmd_remove(album: Album, args: argparse.Namespace) -> int:
-    album.remove_face(args.face)
+    album.remove_faces([args.face])
     return _done(album, args, f"face {args.face} removed from its person")
 
 

@@ -125,9 +125,9 @@ class PhotoViewer(QDialog):
         name_action.triggered.connect(lambda: self._name(face))
         if who:
             wrong = menu.addAction(f"This is not {who}")
-            wrong.setEnabled(has("remove_face"))
+            wrong.setEnabled(has("remove_faces"))
             wrong.triggered.connect(
-                lambda: self._context.act(lambda a: a.remove_face(face.id), f"Removed {who}")
+                lambda: self._context.act(lambda a: a.remove_faces([face.id]), f"Removed {who}")
             )
         # The key is the viewer's own shortcut (on the face under the pointer), shown here.
         if face.not_a_face:
