@@ -13,6 +13,22 @@ from enum import Enum
 
 import numpy as np
 
+
+class _Word(str, Enum):
+    """A value stored and printed as its word: equal to the string, and JSON writes it
+    as one (str, Enum rather than StrEnum: Python 3.10 has no StrEnum)."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class Tier(_Word):
+    """How sure a search is that a photo shows the person searched for."""
+
+    SAME = "same"  # the same person: the answer
+    MAYBE = "maybe"  # within the tolerance, not sure: shown apart, for the user to decide
+
+
 # -- what the engine finds -----------------------------------------------------------
 
 # The files a scan reads and a dialog offers: what Pillow (with pillow-heif) decodes.
@@ -85,13 +101,16 @@ class PhotoAnalysis:
 
 @dataclass(frozen=True)
 class Match:
-    """A library face found by a search, nearest first."""
+    """A library face found by a search. A look-alike search leaves tier and confidence
+    None (nearest first, whoever it is); a search for a person's photos sets them."""
 
     face_id: int
     photo_id: int
     photo: str  # path of the photo
     distance: float  # Euclidean distance between encodings (0.6 = default tolerance)
     box: Box
+    tier: Tier | None = None
+    confidence: float | None = None  # the chance it is the person, 0..1
 
 
 # -- what the facade returns ---------------------------------------------------------
@@ -146,14 +165,6 @@ class HeldBack:
     folder: str
     gone: int
     known: int
-
-
-class _Word(str, Enum):
-    """A value stored and printed as its word: equal to the string, and JSON writes it
-    as one (str, Enum rather than StrEnum: Python 3.10 has no StrEnum)."""
-
-    def __str__(self) -> str:
-        return str(self.value)
 
 
 class PhotoStatus(_Word):

@@ -49,9 +49,15 @@ def test_scan_search_similar_stats_and_folders_speak_json(faces_dir, tmp_path, c
     code, out, _ = run(capsys, "--library", lib, "search", str(query), "--json", "--top", "2")
     rows = json.loads(out)
     assert code == 0 and 1 <= len(rows) <= 2
-    assert {"photo", "face_id", "distance", "box", "query_face"} <= set(rows[0])
+    assert {"photo", "face_id", "distance", "box", "tier", "query_face"} <= set(rows[0])
     assert Path(rows[0]["photo"]).stem.startswith("obama") and rows[0]["query_face"] == 0
     assert len(rows[0]["box"]) == 4 and rows[0]["distance"] <= 0.6
+    # By default only the same-person tier; --maybe adds the others after it.
+    assert {r["tier"] for r in rows} == {"same"} and 0 < rows[0]["confidence"] <= 1
+    code, out, _ = run(capsys, "--library", lib, "search", str(query), "--json", "--maybe")
+    every = json.loads(out)
+    assert code == 0 and [r["face_id"] for r in every][: len(rows)] == [r["face_id"] for r in rows]
+    assert {r["tier"] for r in every} <= {"same", "maybe"}
 
     code, out, _ = run(capsys, "--library", lib, "similar", str(rows[0]["face_id"]), "--json")
     similar = json.loads(out)
@@ -94,6 +100,7 @@ def test_folders_add_and_list_in_words(tmp_path, capsys):
         (["scan", "{tmp}/missing"], "no such folder"),
         (["search", "{tmp}/missing.jpg"], "no such file"),
         (["search", "{tmp}/broken.jpg"], "broken.jpg"),
+        (["search", "{tmp}"], "is a folder: search takes one photo"),
         (["similar", "12345"], "no face with id 12345"),
         (["folders", "add", "{tmp}/missing"], "no such folder"),
         (["folders", "remove", "{tmp}"], "not a folder of this library"),
@@ -185,3 +192,16 @@ def test_a_killed_scan_resumes_without_redoing_or_duplicating(faces_dir, tmp_pat
     conn.close()
     code, out, _ = run(capsys, "--library", str(lib), "stats", "--json")
     assert json.loads(out)["index"]["size"] == expected_faces
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly(tmp_path):
+    """`facealbum stats | head -1`: the closed pipe is no error, and no traceback."""
+    Album.open(tmp_path / "lib").close()
+    command = [sys.executable, "-m", "facealbum", "--library", str(tmp_path / "lib"), "stats"]
+    done = subprocess.Popen(
+        [*command, "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO
+    )
+    assert done.stdout is not None and done.stderr is not None
+    done.stdout.close()  # before it writes a word
+    err = done.stderr.read().decode()
+    assert done.wait(timeout=60) == 0 and err == ""

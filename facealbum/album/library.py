@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from facealbum import config
+from facealbum.album import search
 from facealbum.album.index_sync import IndexSync
 from facealbum.album.people import PeopleMixin
 from facealbum.db import backup as db_backup
@@ -27,7 +28,6 @@ from facealbum.db.migrations import MigrationError
 from facealbum.db.store import Store, StoreBusy, StoreError, os_failure
 from facealbum.engine.scanner import DETECTOR_BEFORE_RECORDED
 from facealbum.model import (
-    ENCODING_DIM,
     Face,
     FaceInfo,
     FolderInfo,
@@ -35,6 +35,7 @@ from facealbum.model import (
     Match,
     PhotoInfo,
     ScanProgress,
+    Tier,
 )
 
 if TYPE_CHECKING:
@@ -399,62 +400,61 @@ class Album(PeopleMixin):
         tolerance: float | None = None,
         exclude_photo: int | None = None,
     ) -> list[Match]:
-        """Photos whose best face is within `tolerance`, nearest first, one per photo."""
+        """Look-alikes: photos whose best face is within `tolerance`, nearest first, one per
+        photo, whoever they show."""
         tolerance = self.settings.tolerance if tolerance is None else float(tolerance)
-        vector = np.asarray(encoding, dtype=np.float32).reshape(ENCODING_DIM)
-        exclude = (
-            set(queries.face_ids_of_photo(self._store.conn, exclude_photo))
-            if exclude_photo is not None
-            else None
+        return search.nearest_photos(
+            self._store.conn, self._sync.index, encoding, top, tolerance, exclude_photo
         )
-        index = self._sync.index
-        size = len(index) if index is not None else 0
-        if top <= 0 or index is None or size == 0:
-            return []
-        k = min(size, max(top * 4, 16))
-        while True:
-            ids, dists = index.search(vector, k, exclude=exclude)
-            matches = self._best_per_photo(ids, dists, tolerance, exclude_photo)
-            # Stop when enough photos were found, or the nearest k already reach past
-            # the tolerance, or there is nothing more to look at.
-            reached = len(dists) and float(dists[-1]) > tolerance
-            if len(matches) >= top or reached or k >= size:
-                return matches[:top]
-            k = min(size, k * 4)
 
-    def _best_per_photo(
-        self, ids: np.ndarray, dists: np.ndarray, tolerance: float, exclude_photo: int | None
+    def search_person(
+        self,
+        encoding: np.ndarray,
+        *,
+        top: int | None = None,
+        tolerance: float | None = None,
+        exclude_photo: int | None = None,
+        maybe: bool = True,
     ) -> list[Match]:
-        close = [(int(i), float(d)) for i, d in zip(ids, dists, strict=True) if d <= tolerance]
-        infos = queries.faces(self._store.conn, [i for i, _ in close])
-        best: dict[int, Match] = {}
-        for face_id, dist in close:  # nearest first, so the first face of a photo is its best
-            info = infos.get(face_id)
-            if info is None or info.photo_id == exclude_photo or info.photo_id in best:
-                continue
-            if info.not_a_face:  # kept in the index (it holds every encoding), never a match
-                continue
-            best[info.photo_id] = Match(face_id, info.photo_id, info.photo, dist, info.box)
-        return sorted(best.values(), key=lambda m: m.distance)
+        """Every photo showing this face's person (album.search): the same-person tier,
+        most certain first, then (with `maybe`) the uncertain ones up to `tolerance`.
+        Each Match has its tier and confidence; `top` only limits."""
+        tolerance = self.settings.tolerance if tolerance is None else float(tolerance)
+        found = search.photos_of_person(
+            self._store.conn, self._sync.index, encoding, tolerance, exclude_photo
+        )
+        if not maybe:
+            found = [m for m in found if m.tier == Tier.SAME]
+        return found if top is None else found[: max(top, 0)]
 
     def similar_to_face(
-        self, face_id: int, *, top: int = 10, tolerance: float | None = None
+        self,
+        face_id: int,
+        *,
+        top: int | None = None,
+        tolerance: float | None = None,
+        maybe: bool = True,
     ) -> list[Match]:
         """Other photos showing this face's person (its own photo excluded)."""
         encoding = queries.encoding_of(self._store.conn, face_id)
         info = self.face(face_id)
         if encoding is None or info is None:
             raise LibraryError(f"no face with id {face_id}")
-        return self.similar_to_encoding(
-            encoding, top=top, tolerance=tolerance, exclude_photo=info.photo_id
+        return self.search_person(
+            encoding, top=top, tolerance=tolerance, exclude_photo=info.photo_id, maybe=maybe
         )
 
     def search_image(
-        self, source: str | Path | np.ndarray, *, top: int = 10, tolerance: float | None = None
+        self,
+        source: str | Path | np.ndarray,
+        *,
+        top: int | None = None,
+        tolerance: float | None = None,
+        maybe: bool = True,
     ) -> list[tuple[Face, list[Match]]]:
         """For each face found in `source`, the library photos showing that person."""
         return [
-            (face, self.similar_to_encoding(face.encoding, top=top, tolerance=tolerance))
+            (face, self.search_person(face.encoding, top=top, tolerance=tolerance, maybe=maybe))
             for face in self.faces_in_image(source)
         ]
 

@@ -17,7 +17,7 @@ from facealbum.cli.output import PROG, CommandError, fail, print_json, readable_
 
 if TYPE_CHECKING:
     from facealbum.album import Album
-    from facealbum.model import ScanProgress
+    from facealbum.model import Match, ScanProgress
 
 
 def register(sub: argparse._SubParsersAction, json_flag: argparse.ArgumentParser) -> None:
@@ -44,17 +44,19 @@ def register(sub: argparse._SubParsersAction, json_flag: argparse.ArgumentParser
     _detector_option(again, f"the detector to use (default: {config.RECOMMENDED_DETECTOR})")
     again.set_defaults(handler=cmd_redetect)
 
-    search = sub.add_parser("search", parents=[json_flag], help="find the people of a photo")
+    search = sub.add_parser(
+        "search", parents=[json_flag], help="find every photo of the people in a photo"
+    )
     search.add_argument("image", metavar="IMAGE")
-    search.add_argument("--top", type=int, default=10, metavar="K")
-    search.add_argument("--tolerance", type=float, default=None, metavar="T")
+    _person_search_options(search)
     _detector_option(search, "the face detector for this photo (default: the library's)")
     search.set_defaults(handler=cmd_search)
 
-    similar = sub.add_parser("similar", parents=[json_flag], help="photos of a library face")
+    similar = sub.add_parser(
+        "similar", parents=[json_flag], help="every other photo of a library face's person"
+    )
     similar.add_argument("face_id", type=int, metavar="FACE_ID")
-    similar.add_argument("--top", type=int, default=10, metavar="K")
-    similar.add_argument("--tolerance", type=float, default=None, metavar="T")
+    _person_search_options(similar)
     similar.set_defaults(handler=cmd_similar)
 
     stats = sub.add_parser("stats", parents=[json_flag], help="counts of the library")
@@ -68,6 +70,19 @@ def register(sub: argparse._SubParsersAction, json_flag: argparse.ArgumentParser
     remove = folder_sub.add_parser("remove", parents=[json_flag], help="forget a folder")
     remove.add_argument("path", metavar="PATH")
     folders.set_defaults(handler=cmd_folders)
+
+
+def _person_search_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--top", type=int, default=None, metavar="K", help="at most K photos")
+    parser.add_argument(
+        "--maybe",
+        action="store_true",
+        help="also list the photos that may be the person (not sure enough to say so)",
+    )
+    parser.add_argument(
+        "--tolerance", type=float, default=None, metavar="T",
+        help="how far a 'maybe' may be (default: the library's tolerance)",
+    )  # fmt: skip
 
 
 def _detector_option(parser: argparse.ArgumentParser, help: str) -> None:
@@ -230,13 +245,15 @@ def _progress_dict(p: ScanProgress) -> dict[str, Any]:
 # -- search -----------------------------------------------------------------------------
 
 
-def _match_dict(m: Any, query_face: int | None = None) -> dict[str, Any]:
-    out = {
+def _match_dict(m: Match, query_face: int | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
         "photo": m.photo,
         "photo_id": m.photo_id,
         "face_id": m.face_id,
         "distance": round(float(m.distance), 4),
         "box": [round(v, 4) for v in m.box.as_list()],
+        "tier": m.tier,
+        "confidence": m.confidence,
     }
     if query_face is not None:
         out["query_face"] = query_face
@@ -246,42 +263,63 @@ def _match_dict(m: Any, query_face: int | None = None) -> dict[str, Any]:
 def cmd_search(album: Album, args: argparse.Namespace) -> int:
     from facealbum.engine.images import ImageLoadError
 
-    if not Path(args.image).is_file():
+    image = Path(args.image)
+    if image.is_dir():
+        raise CommandError(f"{args.image} is a folder: search takes one photo (scan adds folders)")
+    if not image.is_file():
         raise CommandError(f"{args.image}: no such file")
     if args.detector:  # for this search only
         album.settings = dataclasses.replace(album.settings, detector=args.detector)
     try:
-        results = album.search_image(args.image, top=args.top, tolerance=args.tolerance)
+        results = album.search_image(
+            args.image, top=args.top, tolerance=args.tolerance, maybe=args.maybe
+        )
     except ImageLoadError as e:
         raise CommandError(f"{args.image}: {e.reason}") from e
     if args.json:
         rows = []
         for n, (face, matches) in enumerate(results):
             query_box = [round(v, 4) for v in face.box.as_list()]
-            for m in matches:
-                rows.append({**_match_dict(m, n), "query_box": query_box})
+            rows += [{**_match_dict(m, n), "query_box": query_box} for m in matches]
         print_json(rows)
         return 0
     if not results:
         print(f"no face found in {readable_path(args.image)}")
     for n, (face, matches) in enumerate(results):
         box = ", ".join(f"{v:.2f}" for v in face.box.as_list())
-        print(f"face {n} at ({box}): {len(matches) or 'no'} matching photos")
-        for m in matches:
-            print(f"  {m.distance:.3f}  {readable_path(m.photo)}  (face {m.face_id})")
+        print(f"face {n} at ({box}):")
+        _print_tiers(matches, indent="  ")
     return 0
 
 
 def cmd_similar(album: Album, args: argparse.Namespace) -> int:
-    matches = album.similar_to_face(args.face_id, top=args.top, tolerance=args.tolerance)
+    matches = album.similar_to_face(
+        args.face_id, top=args.top, tolerance=args.tolerance, maybe=args.maybe
+    )
     if args.json:
         print_json([_match_dict(m) for m in matches])
         return 0
-    if not matches:
-        print(f"no other photo matches face {args.face_id}")
-    for m in matches:
-        print(f"{m.distance:.3f}  {readable_path(m.photo)}  (face {m.face_id})")
+    _print_tiers(matches, indent="")
     return 0
+
+
+def _print_tiers(matches: list[Match], indent: str) -> None:
+    """The same-person photos, most certain first; then the maybes (only there when asked for)."""
+    from facealbum.model import Tier
+
+    same = [m for m in matches if m.tier == Tier.SAME]
+    maybe = [m for m in matches if m.tier == Tier.MAYBE]
+    print(f"{indent}{len(same) or 'no'} photos of the same person")
+    for m in same:
+        print(_match_line(m, indent))
+    if maybe:
+        print(f"{indent}{len(maybe)} that may be the person:")
+        for m in maybe:
+            print(_match_line(m, indent))
+
+
+def _match_line(m: Match, indent: str) -> str:
+    return f"{indent}  {m.confidence or 0:.0%}  {readable_path(m.photo)}  (face {m.face_id})"
 
 
 # -- library ----------------------------------------------------------------------------

@@ -7,6 +7,8 @@ commands that need them. With no command, the GUI opens.
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -57,6 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail(str(e))
     except KeyboardInterrupt:
         return fail("interrupted", code=130)
+    except BrokenPipeError:  # `facealbum stats | head`: the reader has all it wants
+        _silence_stdout()
+        return 0
     except OSError as e:  # full disk, permissions: a message, never a traceback
         return fail(f"{e.filename + ': ' if e.filename else ''}{e.strerror or e}")
 
@@ -86,3 +91,11 @@ def _run_gui(library: str | None) -> int:
     except ImportError as e:
         return fail(f"the graphical interface is not available: {e}")
     return run_gui(Path(library).expanduser() if library else None)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at the null device, so that Python's flush at exit does not fail on
+    the closed pipe again and print a traceback."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)

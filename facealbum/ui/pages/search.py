@@ -123,7 +123,7 @@ def find_matches(album: Album, face: Face | FaceInfo, tolerance: float) -> list[
     if isinstance(face, FaceInfo):  # a face of the library
         matches = album.similar_to_face(face.id, top=TOP, tolerance=tolerance)
     else:  # a dropped image's face at another tolerance: its encoding, not the image again
-        matches = album.similar_to_encoding(face.encoding, top=TOP, tolerance=tolerance)
+        matches = album.search_person(face.encoding, top=TOP, tolerance=tolerance)
     names = person_names(album, matches)
     return [Found(m, names.get(m.face_id, "")) for m in matches]
 
