@@ -205,3 +205,12 @@ def test_a_reader_that_stops_early_ends_the_command_quietly(tmp_path):
     done.stdout.close()  # before it writes a word
     err = done.stderr.read().decode()
     assert done.wait(timeout=60) == 0 and err == ""
+
+
+def test_the_version_comes_from_the_package(capsys):
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.strip() == f"facealbum {version('facealbum')}"

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from facealbum import __version__
 from facealbum.cli import backup, library, people
 from facealbum.cli.output import EX_TEMPFAIL, PROG, CommandError, fail, stderr_line
 
@@ -20,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG, description="Find, name and search the people in your own photo library."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument(
         "--library",
         metavar="DIR",
