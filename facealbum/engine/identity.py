@@ -56,12 +56,18 @@ class IdentityParams:
     # nearest within this distance, and no one else's named face is nearly as close.
     anchor_distance: float = 0.45
     anchor_margin: float = 0.06
-    # Confidence: the chance two faces at distance d are one person, a logistic curve
-    # fitted to the pairs of the synthetic look-alike library within 0.75, weighing pairs
-    # of one person and of two alike (the development pairs are separable: no fit):
-    # 99.5% at 0.50, 81% at 0.55, 8% at 0.60. bench/identity.py checks it per band.
+    # Confidence of the same tier: the chance two faces at distance d are one person, a
+    # logistic curve fitted to the pairs of the synthetic look-alike library within 0.75,
+    # weighing pairs of one person and of two alike (the development pairs are separable:
+    # no fit): 99.5% at 0.50, 81% at 0.55, 8% at 0.60.
     confidence_midpoint: float = 0.569
     confidence_scale: float = 0.0131
+    # Confidence of a "maybe": most faces near a query that nothing else ties to it are
+    # strangers. Fitted to the maybes of a synthetic library built with another seed than
+    # the benchmark's (6,080 of them, 1.3% the person): 47% at 0.50 (48% measured), 19% at
+    # 0.52 (17%), 3% at 0.55 (2%). bench/identity.py reports both tiers by band.
+    maybe_midpoint: float = 0.499
+    maybe_scale: float = 0.0145
 
 
 DEFAULT_PARAMS = IdentityParams()
@@ -79,8 +85,12 @@ class Identity:
 
 
 def same_person_chance(distance: np.ndarray, params: IdentityParams) -> np.ndarray:
-    """The calibrated chance that two faces this far apart are one person."""
-    z = (np.asarray(distance, np.float64) - params.confidence_midpoint) / params.confidence_scale
+    """The chance that two faces this far apart are one person."""
+    return _logistic(distance, params.confidence_midpoint, params.confidence_scale)
+
+
+def _logistic(distance: np.ndarray, midpoint: float, scale: float) -> np.ndarray:
+    z = (np.asarray(distance, np.float64) - midpoint) / scale
     return (1.0 / (1.0 + np.exp(np.clip(z, -50, 50)))).astype(np.float32)
 
 
@@ -177,6 +187,9 @@ def identify(
     in_taken = np.isin(table.photo_ids, np.fromiter(taken_photos, np.int64, len(taken_photos)))
     maybe = (distance <= tolerance) & ~same & ~barred & ~in_taken
     tiers[maybe] = MAYBE
+    # A face not taken has the chance of its distance alone, whichever tier the tolerance
+    # puts it in: the slider moves the line, not the confidence.
+    strength[~same] = _logistic(distance[~same], params.maybe_midpoint, params.maybe_scale)
     return Identity(tiers, strength, distance, person)
 
 
