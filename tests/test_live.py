@@ -3,6 +3,8 @@ facade's matches from a library."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -429,3 +431,15 @@ def test_a_damaged_yunet_model_falls_back_to_hog_and_says_so(faces_dir, tmp_path
     assert reply.problem is not None
     assert "damaged" in reply.problem and reply.problem.endswith("with HOG instead")
     assert len(reply.found) == 1 and reply.found[0][1] is not None
+
+
+def test_looking_for_cameras_prints_nothing_in_the_terminal():
+    """Indices without a camera are the usual answer; OpenCV's warnings about them are not
+    the user's business (a camera that is there but fails still gets a message)."""
+    code = "from facealbum.engine.live.sources import probe_cameras; print(probe_cameras())"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+        cwd=Path(__file__).resolve().parents[1],
+    )  # fmt: skip
+    assert done.returncode == 0 and done.stdout.startswith("[")
+    assert done.stderr == ""

@@ -18,6 +18,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from facealbum.engine.opencv_log import errors_only
+
 MODEL_FILE = Path(__file__).with_name("yunet") / "face_detection_yunet_2023mar.onnx"
 MODEL_SHA256 = "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4"
 
@@ -83,17 +85,13 @@ class YuNet:
             path = check_model(self._model)
             # OpenCV 5 warns, on every load, that its new engine ignores a target nobody
             # chose: a line in the user's terminal that says nothing to them.
-            logging = cv2.utils.logging
-            level = logging.getLogLevel()
-            logging.setLogLevel(min(level, logging.LOG_LEVEL_ERROR))
             try:
-                self._net = cv2.FaceDetectorYN.create(
-                    str(path), "", (width, height), CANDIDATE_SCORE, NMS_IOU, TOP_K
-                )
+                with errors_only():
+                    self._net = cv2.FaceDetectorYN.create(
+                        str(path), "", (width, height), CANDIDATE_SCORE, NMS_IOU, TOP_K
+                    )
             except cv2.error as exc:
                 raise DetectorUnavailable(f"OpenCV cannot load the YuNet model: {exc}") from exc
-            finally:
-                logging.setLogLevel(level)
         self._net.setInputSize((width, height))
         return self._net
 

@@ -7,21 +7,25 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from facealbum.engine.opencv_log import errors_only
+
 
 class SourceError(Exception):
     """A camera or video file that cannot be used; str(e) is a message for the user."""
 
 
 def probe_cameras(max_index: int = 4) -> list[int]:
-    """Indices of the cameras that open and deliver a frame (slow: run off the GUI thread)."""
+    """Indices of the cameras that open and deliver a frame (slow: run off the GUI thread).
+    An index with no camera is the usual answer, not worth a warning in the terminal."""
     found = []
-    for index in range(max_index):
-        cap = cv2.VideoCapture(index)
-        try:
-            if cap.isOpened() and cap.read()[0]:
-                found.append(index)
-        finally:
-            cap.release()
+    with errors_only():
+        for index in range(max_index):
+            cap = cv2.VideoCapture(index)
+            try:
+                if cap.isOpened() and cap.read()[0]:
+                    found.append(index)
+            finally:
+                cap.release()
     return found
 
 
