@@ -13,9 +13,11 @@ from pathlib import Path
 MODELS_PACKAGE = "face_recognition_models"
 
 SHAPE_PREDICTOR_5 = "shape_predictor_5_face_landmarks.dat"
-SHAPE_PREDICTOR_68 = "shape_predictor_68_face_landmarks.dat"
 FACE_RECOGNITION_MODEL = "dlib_face_recognition_resnet_model_v1.dat"
 CNN_FACE_DETECTOR = "mmod_human_face_detector.dat"
+# What the app loads, so what a packaged app ships (the package's 68-point landmark
+# model is never read).
+BUNDLED_MODELS = (SHAPE_PREDICTOR_5, FACE_RECOGNITION_MODEL, CNN_FACE_DETECTOR)
 
 
 class ModelsNotFoundError(RuntimeError):
