@@ -24,9 +24,14 @@ PRIVATE_DIR_MODE = 0o700
 PRIVATE_FILE_MODE = 0o600
 
 
+def user_data_dir() -> Path:
+    """The user's facealbum data: the default library, the look-alike collections."""
+    return Path(_dirs.user_data_dir)
+
+
 def default_library_dir() -> Path:
     """The library used when neither --library nor $FACEALBUM_LIBRARY names one."""
-    return Path(_dirs.user_data_dir) / "library"
+    return user_data_dir() / "library"
 
 
 def resolve_library_dir(explicit: str | os.PathLike | None = None) -> Path:

@@ -113,6 +113,26 @@ class Match:
     confidence: float | None = None  # the chance it is the person, 0..1
 
 
+@dataclass(frozen=True)
+class Artwork:
+    """What a portrait is called, where its collection says so (interop.titles)."""
+
+    title: str | None = None
+    creator: str | None = None
+    date: str | None = None
+    link: str | None = None
+
+    def caption(self) -> str:
+        """'Portrait of a Young Man, Frans Hals, 1650' (the parts that are known)."""
+        return ", ".join(part for part in (self.title, self.creator, self.date) if part)
+
+
+def similarity(distance: float, tolerance: float) -> float:
+    """A friendly 0..1 likeness: 1 = identical encodings, 0.5 = at the tolerance, 0 = twice
+    as far (the look-alike camera's reach)."""
+    return max(0.0, min(1.0, 1.0 - distance / (2.0 * tolerance)))
+
+
 # -- what the facade returns ---------------------------------------------------------
 
 

@@ -100,7 +100,7 @@ def test_folders_add_and_list_in_words(tmp_path, capsys):
         (["scan", "{tmp}/missing"], "no such folder"),
         (["search", "{tmp}/missing.jpg"], "no such file"),
         (["search", "{tmp}/broken.jpg"], "broken.jpg"),
-        (["search", "{tmp}"], "is a folder: search takes one photo"),
+        (["search", "{tmp}"], "is a folder: give one photo"),
         (["similar", "12345"], "no face with id 12345"),
         (["folders", "add", "{tmp}/missing"], "no such folder"),
         (["folders", "remove", "{tmp}"], "not a folder of this library"),

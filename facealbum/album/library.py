@@ -27,7 +27,9 @@ from facealbum.db import queries, scan_writes
 from facealbum.db.migrations import MigrationError
 from facealbum.db.store import Store, StoreBusy, StoreError, os_failure
 from facealbum.engine.scanner import DETECTOR_BEFORE_RECORDED
+from facealbum.interop import titles
 from facealbum.model import (
+    Artwork,
     Face,
     FaceInfo,
     FolderInfo,
@@ -68,6 +70,10 @@ class Album(PeopleMixin):
         self._query_settings: tuple[str, int] | None = None  # what it was built with
         self._query_lock = threading.Lock()
         self._daily_backup: threading.Thread | None = None
+        # Titles of the photos shown as look-alikes: (path, mtime) -> Artwork.
+        self._artworks: dict[tuple[str, float], Artwork] = {}
+        self._listed: dict[tuple[str, float], dict[str, Artwork]] = {}
+        self._artwork_lock = threading.Lock()
         self._closed = False
 
     # -- library -------------------------------------------------------------------------
@@ -342,6 +348,42 @@ class Album(PeopleMixin):
 
     def face(self, face_id: int) -> FaceInfo | None:
         return queries.faces(self._store.conn, [face_id]).get(face_id)
+
+    def artwork(self, photo_id: int) -> Artwork:
+        """What the photo is called where its folder or metadata say so (a portrait's title,
+        maker, date, link); else a title made from its file name. Reads the file (and a
+        collection.csv beside it) on first use, then remembers it until the file changes."""
+        info = self.photo(photo_id)
+        if info is None:
+            raise LibraryError(f"no photo with id {photo_id}")
+        path = Path(info.path)
+        try:
+            stamp = path.stat().st_mtime
+        except OSError:  # offline or gone: what its name says
+            return Artwork(title=titles.title_from_file_name(path))
+        key = (info.path, stamp)
+        with self._artwork_lock:
+            known = self._artworks.get(key)
+        if known is None:
+            known = titles.read_artwork(path, self._listed_artworks(path.parent))
+            with self._artwork_lock:
+                self._artworks[key] = known
+        return known
+
+    def _listed_artworks(self, folder: Path) -> dict[str, Artwork]:
+        """The folder's collection.csv, read once per change of the file."""
+        try:
+            stamp = (folder / titles.COLLECTION_CSV).stat().st_mtime
+        except OSError:
+            return {}
+        key = (str(folder), stamp)
+        with self._artwork_lock:
+            listed = self._listed.get(key)
+        if listed is None:
+            listed = titles.read_collection_csv(folder)
+            with self._artwork_lock:
+                self._listed[key] = listed
+        return listed
 
     def detector_of_photos(self) -> str | None:
         """The detector that found the faces of most photos (one query over the photos: run

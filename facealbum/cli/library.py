@@ -10,14 +10,16 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from facealbum import config
 from facealbum.cli.output import PROG, CommandError, fail, print_json, readable_path, stderr_line
 
 if TYPE_CHECKING:
     from facealbum.album import Album
-    from facealbum.model import Match, ScanProgress
+    from facealbum.model import Face, Match, ScanProgress
+
+T = TypeVar("T")
 
 
 def register(sub: argparse._SubParsersAction, json_flag: argparse.ArgumentParser) -> None:
@@ -58,6 +60,20 @@ def register(sub: argparse._SubParsersAction, json_flag: argparse.ArgumentParser
     similar.add_argument("face_id", type=int, metavar="FACE_ID")
     _person_search_options(similar)
     similar.set_defaults(handler=cmd_similar)
+
+    look = sub.add_parser(
+        "lookalike",
+        parents=[json_flag],
+        help="whom the faces of a photo look like, in the library or a folder of portraits",
+    )
+    look.add_argument("image", metavar="IMAGE")
+    look.add_argument(
+        "--in", dest="where", metavar="DIR_OR_LIBRARY", default=None,
+        help="a folder of images (made into a collection, or brought up to date, first) or "
+        "a library (default: the library)",
+    )  # fmt: skip
+    look.add_argument("--top", type=int, default=5, metavar="K", help="faces per face (5)")
+    look.set_defaults(library_handler=cmd_lookalike)
 
     stats = sub.add_parser("stats", parents=[json_flag], help="counts of the library")
     stats.set_defaults(handler=cmd_stats)
@@ -122,19 +138,14 @@ def cmd_scan(album: Album, args: argparse.Namespace) -> int:
             f"the library finds faces with {args.detector} from now on; photos scanned "
             f"before keep theirs until `{PROG} redetect`"
         )
-    final = _scan_with_feedback(album, roots, args.json, args.prune)
+    final = _with_scan_feedback(lambda **kw: album.scan(roots, prune=args.prune, **kw))
     return _scan_summary(final, args.json, failed)
 
 
 def cmd_redetect(album: Album, args: argparse.Namespace) -> int:
     roots = [Path(p).expanduser().absolute() for p in args.paths] or None
     detector = args.detector or config.RECOMMENDED_DETECTOR
-    final = _scan_with_feedback(
-        album,
-        roots,
-        args.json,
-        run=lambda **kw: album.find_faces_again(roots, detector=detector, **kw),
-    )
+    final = _with_scan_feedback(lambda **kw: album.find_faces_again(roots, detector=detector, **kw))
     return _scan_summary(final, args.json, failed=False)
 
 
@@ -166,15 +177,10 @@ def _report_kept(final: ScanProgress) -> None:
         )
 
 
-def _scan_with_feedback(
-    album: Album,
-    roots: list[Path] | None,
-    as_json: bool,
-    prune: bool = False,
-    run: Callable[..., ScanProgress] | None = None,
-) -> ScanProgress:
-    """Scan with a progress bar on a terminal; bad files get one line each on stderr.
-    The first Ctrl-C cancels the scan cleanly (committed work is kept)."""
+def _with_scan_feedback(run: Callable[..., T]) -> T:
+    """`run(progress=..., cancel=...)`, a scan, with a progress bar on a terminal; bad files
+    get one line each on stderr. The first Ctrl-C cancels the scan cleanly (committed
+    work is kept)."""
     from facealbum.model import ScanPhase
 
     cancel = threading.Event()
@@ -205,9 +211,7 @@ def _scan_with_feedback(
 
     previous = _install_cancel_on_sigint(cancel)
     try:
-        if run is not None:
-            return run(progress=report, cancel=cancel)
-        return album.scan(roots, progress=report, cancel=cancel, prune=prune)
+        return run(progress=report, cancel=cancel)
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
@@ -263,11 +267,7 @@ def _match_dict(m: Match, query_face: int | None = None) -> dict[str, Any]:
 def cmd_search(album: Album, args: argparse.Namespace) -> int:
     from facealbum.engine.images import ImageLoadError
 
-    image = Path(args.image)
-    if image.is_dir():
-        raise CommandError(f"{args.image} is a folder: search takes one photo (scan adds folders)")
-    if not image.is_file():
-        raise CommandError(f"{args.image}: no such file")
+    _one_photo(args.image)
     if args.detector:  # for this search only
         album.settings = dataclasses.replace(album.settings, detector=args.detector)
     try:
@@ -320,6 +320,70 @@ def _print_tiers(matches: list[Match], indent: str) -> None:
 
 def _match_line(m: Match, indent: str) -> str:
     return f"{indent}  {m.confidence or 0:.0%}  {readable_path(m.photo)}  (face {m.face_id})"
+
+
+def cmd_lookalike(directory: Path, args: argparse.Namespace) -> int:
+    """Nearest faces first, whoever they are: who the photo's faces resemble."""
+    from facealbum.album import Album
+    from facealbum.album.collections import is_library, open_collection
+    from facealbum.engine.images import ImageLoadError
+
+    image = _one_photo(args.image)
+    where = Path(args.where).expanduser() if args.where else directory
+    if args.where and not where.is_dir():
+        raise CommandError(f"{args.where}: no such folder or library")
+    if is_library(where):
+        album = Album.open(where, create=False)
+    elif args.where:
+        album = _with_scan_feedback(lambda **kw: open_collection(where, **kw))
+    else:
+        raise CommandError(f"no facealbum library in {where} (`{PROG} scan PHOTOS` makes one)")
+    with album:
+        try:
+            faces = album.faces_in_image(image)
+        except ImageLoadError as e:
+            raise CommandError(f"{args.image}: {e.reason}") from e
+        reach = 2 * album.settings.tolerance  # similarity 0 there: anyone nearer is shown
+        found = [
+            (face, album.similar_to_encoding(face.encoding, top=args.top, tolerance=reach))
+            for face in faces
+        ]
+        rows = [
+            _lookalike_dict(album, n, face, m) for n, (face, ms) in enumerate(found) for m in ms
+        ]
+    if args.json:
+        print_json(rows)
+        return 0
+    if not faces:
+        print(f"no face found in {readable_path(args.image)}")
+    for n, (_, matches) in enumerate(found):
+        print(f"face {n}: {len(matches) or 'no'} look-alikes")
+        for row in (r for r in rows if r["query_face"] == n):
+            what = row["caption"] or Path(row["photo"]).name
+            print(f"  {row['similarity']:.0%} alike  {what}  ({readable_path(row['photo'])})")
+    return 0
+
+
+def _one_photo(given: str) -> Path:
+    image = Path(given)
+    if image.is_dir():
+        raise CommandError(f"{given} is a folder: give one photo")
+    if not image.is_file():
+        raise CommandError(f"{given}: no such file")
+    return image
+
+
+def _lookalike_dict(album: Album, query_face: int, face: Face, m: Match) -> dict[str, Any]:
+    from facealbum.model import similarity
+
+    art = album.artwork(m.photo_id)
+    out = _match_dict(m, query_face)
+    del out["tier"], out["confidence"]  # nearest first, whoever: no tiers here
+    out["query_box"] = [round(v, 4) for v in face.box.as_list()]
+    out["similarity"] = round(similarity(m.distance, album.settings.tolerance), 3)
+    out.update(title=art.title, creator=art.creator, date=art.date, link=art.link)
+    out["caption"] = art.caption()
+    return out
 
 
 # -- library ----------------------------------------------------------------------------

@@ -23,6 +23,7 @@ NAMESPACES = {
     "xmp": "http://ns.adobe.com/xap/1.0/",
     "tiff": "http://ns.adobe.com/tiff/1.0/",
     "dc": "http://purl.org/dc/elements/1.1/",
+    "photoshop": "http://ns.adobe.com/photoshop/1.0/",
     "mwg-rs": "http://www.metadataworkinggroup.com/schemas/regions/",
     "stArea": "http://ns.adobe.com/xmp/sType/Area#",
     "stDim": "http://ns.adobe.com/xap/1.0/sType/Dimensions#",
