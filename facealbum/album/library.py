@@ -343,6 +343,15 @@ class Album(PeopleMixin):
     def photos(self, photo_ids: Sequence[int]) -> dict[int, PhotoInfo]:
         return queries.photos(self._store.conn, photo_ids)
 
+    def face_ids(self, which: str = "all", *, shuffle_seed: int | None = None) -> list[int]:
+        """The faces of the library for a face browser: "all", "unnamed" (no person) or
+        "ungrouped" (no person, no group); newest photo first, or shuffled by a seed.
+        Faces marked as no face are left out."""
+        try:
+            return queries.face_ids(self._store.conn, which, shuffle_seed=shuffle_seed)
+        except ValueError as e:
+            raise LibraryError(str(e)) from e
+
     def faces_in_photo(self, photo_id: int) -> list[FaceInfo]:
         return queries.faces_in_photo(self._store.conn, photo_id)
 

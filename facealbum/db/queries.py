@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -80,6 +81,33 @@ def photo_ids(
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY p.taken_at DESC, p.path"
     return [r[0] for r in conn.execute(sql, args)]
+
+
+# Which faces a face browser lists: every face, those with no person, those in no group.
+# Faces the user marked as no face are never among them.
+_FACE_FILTERS = {
+    "all": "",
+    "unnamed": " AND f.person_id IS NULL",
+    "ungrouped": " AND f.person_id IS NULL AND f.group_id IS NULL",
+}
+
+
+def face_ids(
+    conn: sqlite3.Connection, which: str = "all", *, shuffle_seed: int | None = None
+) -> list[int]:
+    """Face ids `which` (a key of _FACE_FILTERS): newest photo first, as photo_ids orders
+    photos; or in a random order fixed by `shuffle_seed` (the same seed, the same order)."""
+    if which not in _FACE_FILTERS:
+        raise ValueError(f"unknown face filter {which!r}")
+    sql = (
+        "SELECT f.id FROM faces f JOIN photos p ON p.id = f.photo_id WHERE f.not_a_face = 0"
+        + _FACE_FILTERS[which]
+    )
+    if shuffle_seed is None:
+        return [r[0] for r in conn.execute(sql + " ORDER BY p.taken_at DESC, p.path, f.id")]
+    ids = [r[0] for r in conn.execute(sql + " ORDER BY f.id")]
+    random.Random(shuffle_seed).shuffle(ids)
+    return ids
 
 
 def photos(conn: sqlite3.Connection, ids: Sequence[int]) -> dict[int, PhotoInfo]:
