@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import stat
 import threading
 from pathlib import Path
 
@@ -69,6 +70,18 @@ def test_upgrade_backs_up_then_records_the_version(tmp_path: Path):
     assert schema_version(backup.conn) == LATEST_VERSION
     assert backup.meta("marker") == "kept"
     backup.close()
+
+
+def test_the_upgrade_copy_is_private_and_replaces_the_copies_of_earlier_upgrades(tmp_path):
+    db = tmp_path / "library.sqlite3"
+    Store(db).close()
+    older = backup_path(db, LATEST_VERSION - 1)
+    older.write_bytes(b"the copy an earlier upgrade made")
+    upgrade = Migration(LATEST_VERSION + 1, "add rating", ("ALTER TABLE photos ADD rating INT",))
+    migrate(sqlite3.connect(db, isolation_level=None), db, (*MIGRATIONS, upgrade))
+    made = backup_path(db, LATEST_VERSION)
+    assert stat.S_IMODE(made.stat().st_mode) == 0o600  # every face encoding is in it
+    assert not older.exists()
 
 
 def test_failed_upgrade_leaves_the_database_unchanged(tmp_path: Path):

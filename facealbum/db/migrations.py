@@ -1,16 +1,19 @@
 """Bring a library database up to the latest schema, safely.
 
 Pending migrations run in ONE transaction, after a backup copy of the database
-(library.sqlite3.bak-v<old version>), so a failed upgrade leaves the library
-exactly as it was and a successful one can still be undone by hand.
+(library.sqlite3.bak-v<old version>, private; the copies of earlier upgrades go), so a
+failed upgrade leaves the library exactly as it was and a successful one can still be
+undone by hand.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
+from facealbum.config import PRIVATE_FILE_MODE
 from facealbum.db.schema import MIGRATIONS, Migration
 
 
@@ -53,12 +56,7 @@ def migrate(
     if not pending:
         return []
     if current > 0:
-        # The backup API copies a consistent snapshot even with WAL pages pending.
-        target = sqlite3.connect(backup_path(db_path, current))
-        try:
-            conn.backup(target)
-        finally:
-            target.close()
+        _back_up(conn, db_path, current)
     conn.execute("BEGIN IMMEDIATE")
     try:
         conn.execute(
@@ -81,4 +79,28 @@ def migrate(
     except sqlite3.Error as e:
         conn.execute("ROLLBACK")
         raise MigrationError(f"upgrading the library database failed: {e}") from e
+    _forget_older_backups(db_path, current)
     return [m.version for m in pending]
+
+
+def _back_up(conn: sqlite3.Connection, db_path: Path, version: int) -> None:
+    """A copy of the database before the upgrade, readable by its owner only (it holds
+    every face encoding, as the library does)."""
+    path = backup_path(db_path, version)
+    path.unlink(missing_ok=True)  # a copy left by an upgrade that failed: made again
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, PRIVATE_FILE_MODE))
+    # The backup API copies a consistent snapshot even with WAL pages pending.
+    target = sqlite3.connect(path)
+    try:
+        conn.backup(target)
+    finally:
+        target.close()
+
+
+def _forget_older_backups(db_path: Path, kept: int) -> None:
+    """The copies of upgrades before this one: the daily backups have long replaced them,
+    and each is as large as the library."""
+    for old in db_path.parent.glob(f"{db_path.name}.bak-v*"):
+        suffix = old.name.rsplit("-v", 1)[-1]
+        if suffix.isdigit() and int(suffix) < kept:
+            old.unlink(missing_ok=True)
