@@ -182,7 +182,7 @@ def visible_rows(grid) -> list[int]:
 def screen_done(page) -> bool:
     rows = visible_rows(page.grid)
     return bool(rows) and all(
-        page.loader.pixmap(("photo", page.model.photo_id(r))) is not None for r in rows
+        page.loader.pixmap(("photo", page.model.id_at(r))) is not None for r in rows
     )
 
 

@@ -272,6 +272,7 @@ class PersonInfo:
     face_count: int
     photo_count: int
     cover_face_id: int | None
+    to_review: int = 0  # suggested faces waiting for the user's yes or no
 
 
 @dataclass(frozen=True)
@@ -279,6 +280,8 @@ class GroupInfo:
     id: int
     face_ids: tuple[int, ...]
     hidden: bool
+    # (person id, name): most of its faces are suggested for this named person.
+    probably: tuple[int, str] | None = None
 
 
 @dataclass(frozen=True)

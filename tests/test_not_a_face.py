@@ -597,7 +597,8 @@ def test_help_lists_the_not_a_face_key(qtbot, window):
     next(a for a in win.findChildren(QAction) if a.text() == "Keyboard shortcuts").trigger()
     qtbot.waitUntil(lambda: getattr(win, "shortcuts_dialog", None) is not None)
     text = win.shortcuts_dialog.label.text()
-    assert text.count(f"<tt>{NOT_A_FACE_KEY}</tt>") == 2  # People page and photo view
+    # People page, Faces page and photo view
+    assert text.count(f"<tt>{NOT_A_FACE_KEY}</tt>") == 3
     assert "the face under the pointer" in text and "the selected groups are pets" in text
 
 

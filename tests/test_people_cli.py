@@ -70,6 +70,8 @@ def test_groups_and_people_list_their_faces_as_json(run):
     assert code == 0 and "Barack Obama" in out
     (person,) = as_json(run, "people")
     assert (person["name"], person["face_count"], person["photo_count"]) == ("Barack Obama", 3, 3)
+    assert person["to_review"] == 0  # all of his faces were in the group named
+    assert all("probably" in g for g in as_json(run, "groups"))
     assert sorted(f["face_id"] for f in person["faces"]) == sorted(
         f["face_id"] for f in obama["faces"]
     )

@@ -76,7 +76,7 @@ def test_first_start_shows_welcome_then_grid_after_scan(qtbot, window, photo_fol
     )
     # thumbnails arrive off the GUI thread and are kept in the library's cache
     qtbot.waitUntil(
-        lambda: page.loader.pixmap(("photo", page.model.photo_id(0))) is not None,
+        lambda: page.loader.pixmap(("photo", page.model.id_at(0))) is not None,
         timeout=20_000,
     )
     assert any((window.context.album.directory / "thumbnails").rglob("*.jpg"))
@@ -117,6 +117,26 @@ def test_stricter_tolerance_gives_fewer_results(qtbot, window, photo_folder, lab
     assert search.results_model.rowCount() <= loose
 
 
+def test_about_shows_the_version_and_the_licences(qtbot, tmp_path):
+    from facealbum import __version__
+
+    win = MainWindow(RecentLibraries(tmp_path / "recent.json"))
+    qtbot.addWidget(win)
+    about = next(a for a in win.menuBar().actions() if a.text() == "&Help").menu().actions()[-1]
+    assert about.text() == "About facealbum"
+
+    about.trigger()
+
+    qtbot.waitUntil(lambda: win.about_box is not None and win.about_box.isVisible())
+    text = win.about_box.text()
+    assert f"facealbum {__version__}" in text
+    assert "facealbum: <b>MIT</b>" in text
+    assert "YuNet face detector" in text and "Apache License 2.0" in text
+    assert "face_recognition_models" in text
+    assert "Apache License" in win.about_box.detailedText()  # YuNet's licence, in full
+    win.about_box.grab().save(str(tmp_path / "about.png"))
+
+
 def test_missing_library_folder_shows_a_message_not_a_crash(qtbot, tmp_path, monkeypatch):
     shown = []
     monkeypatch.setattr(
@@ -143,4 +163,9 @@ def test_unreadable_photos_are_listed_with_their_reason_after_a_scan(qtbot, wind
     assert "broken.jpg: not an image" in details
     assert "empty.jpg: file is empty" in details
     assert "2 photos could not be read" in window.scan_report.text()
+    page = window.library_page  # kept out of the grid, listed apart with their reasons
+    qtbot.waitUntil(lambda: len(page.unreadable.photos()) == 2, timeout=10_000)
+    assert page.model.rowCount() == 5
+    reasons = sorted(page.unreadable.photos(), key=lambda p: p.path)
+    assert [p.error.split(" (")[0] for p in reasons] == ["not an image", "file is empty"]
     window.scan_report.grab().save(str(photo_folder.parent / "scan_report.png"))

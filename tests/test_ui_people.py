@@ -381,7 +381,7 @@ def test_yes_to_all_confirms_every_suggestion(qtbot, open_window):
     new = [faces_of(album, stem)[0] for stem in ("obama_4", "obama_5")]
     qtbot.waitUntil(lambda: view.suggest_model.rowCount() == 2, timeout=WAIT_MS)
     photos = view.photos_model.rowCount()
-    assert view.confirm_all_button.isEnabled() and not view.confirm_button.isEnabled()
+    assert view.confirm_all_button.isEnabled()
 
     qtbot.mouseClick(view.confirm_all_button, Qt.MouseButton.LeftButton)
 
@@ -443,6 +443,123 @@ def test_not_them_on_several_photos_is_undone_by_one_ctrl_z(qtbot, open_window):
     qtbot.waitUntil(lambda: "Remove" not in win.undo_action.text(), timeout=WAIT_MS)
 
 
+def test_a_person_with_suggestions_says_so_and_opens_on_them(qtbot, open_window):
+    win = open_window()
+    page = win.people_page
+    obama = person_named(win.context.album, "Barack Obama")
+    guido = person_named(win.context.album, "Guido van Rossum")
+    assert obama.to_review == len(win.context.album.suggestions(obama.id)) == 2
+    tiles = {t.key: t for t in page.people_model.tiles()}
+    assert tiles[obama.id].subtitle == "2 to review"  # obama_4 and obama_5 wait for a yes
+    assert "to review" not in tiles[guido.id].subtitle
+    win.activateWindow()
+    qtbot.waitUntil(win.isActiveWindow)
+
+    view, _ = open_person(qtbot, win, "Barack Obama")
+
+    qtbot.waitUntil(lambda: view.suggest_model.rowCount() == 2, timeout=WAIT_MS)
+    qtbot.waitUntil(view.suggestions.hasFocus)
+    first = view.suggest_model.tile(0)
+    assert view.suggestions.selected_tiles() == [first]
+    qtbot.keyClick(view.suggestions, Qt.Key.Key_Y)  # the first one is Obama: one key
+    qtbot.waitUntil(lambda: view.suggest_model.rowCount() == 1, timeout=WAIT_MS)
+    assert win.context.album.face(first.key).person_id == obama.id
+    view.back.emit()
+    qtbot.waitUntil(
+        lambda: (
+            page.people_model.tile(page.people_model.row_of(obama.id)).subtitle == "1 to review"
+        ),
+        timeout=WAIT_MS,
+    )
+
+
+def _probable_group(win: MainWindow) -> tuple[int, list[int]]:
+    """The group of the two photos of Obama scanned after he was named, and its faces."""
+    album = win.context.album
+    later = [faces_of(album, Path(rel).stem)[0] for rel in LATER]
+    group = album.face(later[0]).group_id
+    assert group is not None and album.face(later[1]).group_id == group
+    return group, later
+
+
+def group_title(win: MainWindow, group: int) -> str | None:
+    model = win.people_page.group_model
+    row = model.row_of(group)
+    return None if row is None else model.tile(row).title
+
+
+def test_yes_to_probably_gives_the_group_to_that_person(qtbot, open_window):
+    win = open_window()
+    album, page = win.context.album, win.people_page
+    obama = person_named(album, "Barack Obama")
+    group, later = _probable_group(win)
+    assert group_title(win, group) == "Probably Barack Obama?"
+    assert {t.title for t in page.group_model.tiles() if t.key != group} == {"Who is this?"}
+    assert not page.probably_bar.isVisible()
+
+    click_tile(qtbot, page.group_view, group)
+    assert page.probably_bar.isVisible()
+    assert page.probably_label.text() == "Probably Barack Obama?"
+    qtbot.mouseClick(page.yes_button, Qt.MouseButton.LeftButton)
+
+    qtbot.waitUntil(lambda: group_title(win, group) is None, timeout=WAIT_MS)
+    assert [album.face(f).person_id for f in later] == [obama.id, obama.id]
+    assert {album.face(f).assigned_by for f in later} == {"user"}
+    qtbot.waitUntil(lambda: "Name a group" in win.undo_action.text(), timeout=WAIT_MS)
+
+    win.undo_action.trigger()  # one step takes both back
+
+    qtbot.waitUntil(lambda: group_title(win, group) == "Probably Barack Obama?", timeout=WAIT_MS)
+    assert [album.face(f).person_id for f in later] == [None, None]
+
+
+def test_no_to_probably_is_never_asked_again_until_undone(qtbot, open_window):
+    win = open_window()
+    album, page = win.context.album, win.people_page
+    obama = person_named(album, "Barack Obama")
+    group, later = _probable_group(win)
+    click_tile(qtbot, page.group_view, group)
+
+    qtbot.mouseClick(page.no_button, Qt.MouseButton.LeftButton)
+
+    qtbot.waitUntil(lambda: group_title(win, group) == "Who is this?", timeout=WAIT_MS)
+    assert [album.face(f).person_id for f in later] == [None, None]
+    assert not set(later) & {s.face_id for s in album.suggestions(obama.id)}
+    assert [t.key for t in page.group_view.selected_tiles()] == [group]  # to name otherwise
+    assert not page.probably_bar.isVisible()
+    album.regroup(full=True)  # rejected for good: a regroup does not ask again
+    assert all(g.probably is None for g in album.groups())
+    qtbot.waitUntil(lambda: win.undo_action.text() == "&Undo Not Barack Obama", timeout=WAIT_MS)
+
+    win.undo_action.trigger()
+
+    qtbot.waitUntil(lambda: group_title(win, group) == "Probably Barack Obama?", timeout=WAIT_MS)
+
+
+def test_naming_a_group_moves_on_to_the_next(qtbot, open_window):
+    win = open_window()
+    album, page = win.context.album, win.people_page
+    first, second = [t.key for t in page.group_model.tiles()][:2]
+    win.activateWindow()
+    qtbot.waitUntil(win.isActiveWindow)
+    click_tile(qtbot, page.group_view, first)
+    page.name_edit.setFocus()
+
+    qtbot.keyClicks(page.name_edit, "Joe Biden")
+    qtbot.keyClick(page.name_edit, Qt.Key.Key_Return)
+
+    qtbot.waitUntil(lambda: group_title(win, first) is None, timeout=WAIT_MS)
+    qtbot.waitUntil(
+        lambda: [t.key for t in page.group_view.selected_tiles()] == [second], timeout=WAIT_MS
+    )
+    assert page.name_edit.hasFocus()
+    qtbot.keyClicks(page.name_edit, "Someone Else")  # straight on with the keyboard
+    qtbot.keyClick(page.name_edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: group_title(win, second) is None, timeout=WAIT_MS)
+    assert {"Joe Biden", "Someone Else"} <= set(names(win))
+    assert person_named(album, "Someone Else").face_count == 2
+
+
 def test_search_names_the_faces_the_library_knows(qtbot, open_window, faces_dir, tmp_path):
     win = open_window()
     page = win.search_page
@@ -465,3 +582,5 @@ def test_search_names_the_faces_the_library_knows(qtbot, open_window, faces_dir,
     for tile in page.results_model.tiles():
         face = album.face(tile.key)
         assert tile.subtitle == (face.person_name or Path(face.photo).name)
+    for tile in page.maybe_model.tiles():  # a maybe is nobody's, even a named face
+        assert tile.subtitle == Path(album.face(tile.key).photo).name

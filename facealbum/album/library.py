@@ -343,6 +343,12 @@ class Album(PeopleMixin):
     def photos(self, photo_ids: Sequence[int]) -> dict[int, PhotoInfo]:
         return queries.photos(self._store.conn, photo_ids)
 
+    def unreadable_photos(self, folder_id: int | None = None) -> list[PhotoInfo]:
+        """The photos a scan could not read, each with why (PhotoInfo.error), by path."""
+        ids = queries.unreadable_photo_ids(self._store.conn, folder_id)
+        found = queries.photos(self._store.conn, ids)
+        return [found[i] for i in ids if i in found]
+
     def face_ids(self, which: str = "all", *, shuffle_seed: int | None = None) -> list[int]:
         """The faces of the library for a face browser: "all", "unnamed" (no person) or
         "ungrouped" (no person, no group); newest photo first, or shuffled by a seed.

@@ -105,6 +105,7 @@ def cmd_people(album: Album, args: argparse.Namespace) -> int:
                     "face_count": p.face_count,
                     "photo_count": p.photo_count,
                     "cover_face_id": p.cover_face_id,
+                    "to_review": p.to_review,
                     "faces": _face_rows(album, album.person_faces(p.id)),
                 }
                 for p in people
@@ -115,7 +116,9 @@ def cmd_people(album: Album, args: argparse.Namespace) -> int:
         print("nobody named yet (see `facealbum groups`, then `facealbum name GROUP NAME`)")
     for p in people:
         hidden = "  [hidden]" if p.hidden else ""
-        print(f"{p.id:>4}  {p.name}  {p.face_count} faces in {p.photo_count} photos{hidden}")
+        waiting = f", {p.to_review} to review" if p.to_review else ""
+        counts = f"{p.face_count} faces in {p.photo_count} photos{waiting}"
+        print(f"{p.id:>4}  {p.name}  {counts}{hidden}")
     return 0
 
 
@@ -128,6 +131,9 @@ def cmd_groups(album: Album, args: argparse.Namespace) -> int:
                     "id": g.id,
                     "hidden": g.hidden,
                     "size": len(g.face_ids),
+                    "probably": (
+                        {"person_id": g.probably[0], "name": g.probably[1]} if g.probably else None
+                    ),
                     "faces": _face_rows(album, g.face_ids),
                 }
                 for g in groups
@@ -139,7 +145,12 @@ def cmd_groups(album: Album, args: argparse.Namespace) -> int:
     for g in groups:
         hidden = "  [hidden]" if g.hidden else ""
         faces = " ".join(str(f) for f in g.face_ids[:12]) + (" ..." if len(g.face_ids) > 12 else "")
-        print(f"{g.id:>4}  {len(g.face_ids)} faces: {faces}{hidden}")
+        probably = (
+            f"  probably {g.probably[1]}? (`{PROG} name {g.id} NAME` says yes)"
+            if g.probably
+            else ""
+        )
+        print(f"{g.id:>4}  {len(g.face_ids)} faces: {faces}{hidden}{probably}")
     return 0
 
 

@@ -25,17 +25,20 @@ def people(
     conn: sqlite3.Connection, include_hidden: bool = False, *, sharp: float
 ) -> list[PersonInfo]:
     """Named people by name; the cover is the user's choice while it is still theirs, else
-    their largest face at least `sharp` (a chip's Laplacian variance), else their largest."""
+    their largest face at least `sharp` (a chip's Laplacian variance), else their largest.
+    to_review counts the suggestions waiting for them, as suggestions(person_id) lists."""
     rows = conn.execute(
-        "SELECT p.id, p.name, p.hidden, COUNT(f.id), COUNT(DISTINCT f.photo_id),"
+        _WAITING + "SELECT p.id, p.name, p.hidden, COUNT(f.id), COUNT(DISTINCT f.photo_id),"
         " CASE WHEN EXISTS (SELECT 1 FROM faces x WHERE x.id = p.cover_face_id"
-        f" AND x.person_id = p.id) THEN p.cover_face_id ELSE {_COVER} END"
+        f" AND x.person_id = p.id) THEN p.cover_face_id ELSE {_COVER} END, IFNULL(w.n, 0)"
         " FROM people p LEFT JOIN faces f ON f.person_id = p.id"
+        " LEFT JOIN (SELECT person_id, COUNT(*) AS n FROM waiting GROUP BY person_id) w"
+        " ON w.person_id = p.id"
         + ("" if include_hidden else " WHERE p.hidden = 0")
         + " GROUP BY p.id ORDER BY p.name COLLATE NOCASE",
         {"sharp": sharp},
     ).fetchall()
-    return [PersonInfo(r[0], r[1], bool(r[2]), r[3], r[4], r[5]) for r in rows]
+    return [PersonInfo(r[0], r[1], bool(r[2]), r[3], r[4], r[5], r[6]) for r in rows]
 
 
 def person_by_name(conn: sqlite3.Connection, name: str) -> int | None:
@@ -49,10 +52,15 @@ def person_name(conn: sqlite3.Connection, person_id: int) -> str | None:
 
 
 def groups(
-    conn: sqlite3.Connection, include_hidden: bool = False, limit: int | None = None
+    conn: sqlite3.Connection,
+    include_hidden: bool = False,
+    limit: int | None = None,
+    *,
+    probable_share: float,
 ) -> list[GroupInfo]:
     """Candidate groups of unassigned faces, largest first (then oldest); the first
-    `limit` of them when given."""
+    `limit` of them when given. A group is probably the person (not hidden) whom more than
+    `probable_share` of its faces wait to be confirmed as."""
     # Read (group, face) pairs from the group index alone, never the face rows: a face
     # with a person has no group (set_person clears it), the few that might are dropped.
     stray = dict(
@@ -70,11 +78,14 @@ def groups(
         members = {g: m for g, m in rows if include_hidden or g not in hidden}
     else:
         members = _largest_groups(conn, hidden if not include_hidden else set(), stray, limit)
+    votes = _suggested_people(conn)
     out: list[GroupInfo] = []
     for gid, joined in members.items():
         ids = tuple(sorted(f for f in map(int, joined.split(",")) if f not in stray))
         if ids:
-            out.append(GroupInfo(gid, ids, gid in hidden))
+            count, pid, name = votes.get(gid, (0, 0, ""))
+            probably = (pid, name) if count > probable_share * len(ids) else None
+            out.append(GroupInfo(gid, ids, gid in hidden, probably))
     out.sort(key=lambda g: (-len(g.face_ids), g.id))
     return out if limit is None else out[: max(limit, 0)]
 
@@ -523,3 +534,31 @@ def stored_suggestions(conn: sqlite3.Connection) -> list[tuple[int, int]]:
     """(face id, person id) of every look-alike suggestion stored, by face then person,
     whether or not it still holds (suggestions() shows only those that do)."""
     return conn.execute("SELECT face_id, person_id FROM suggestions ORDER BY 1, 2").fetchall()
+
+
+# -- what waits for the user: counts over the suggestions ----------------------------------
+
+# The table `waiting` (face_id, person_id) of each face's suggestion as suggestions()
+# picks it: its XMP name while that holds (person NULL for a name nobody has), else its
+# look-alike. For counts over every person in one statement.
+_WAITING = (
+    f"WITH hint(face_id, person_id, confidence, name) AS ({_HINTS}),"
+    " waiting(face_id, person_id) AS (SELECT face_id, person_id FROM hint UNION ALL"
+    f" SELECT face_id, person_id FROM ({_SIMILAR})"
+    " WHERE face_id NOT IN (SELECT face_id FROM hint)) "
+)
+
+
+def _suggested_people(conn: sqlite3.Connection) -> dict[int, tuple[int, int, str]]:
+    """group id -> (count, person id, name) of the person (not hidden) most of its faces
+    wait to be confirmed as, in one statement over the stored suggestions."""
+    rows = conn.execute(
+        _WAITING + "SELECT f.group_id, COUNT(*), w.person_id, p.name FROM waiting w"
+        " CROSS JOIN faces f ON f.id = w.face_id JOIN people p ON p.id = w.person_id"
+        " WHERE f.group_id IS NOT NULL AND p.hidden = 0 GROUP BY f.group_id, w.person_id"
+    )
+    out: dict[int, tuple[int, int, str]] = {}
+    for gid, count, pid, name in rows:
+        if count > out.get(gid, (0, 0, ""))[0]:
+            out[gid] = (count, pid, name)
+    return out

@@ -83,6 +83,16 @@ def photo_ids(
     return [r[0] for r in conn.execute(sql, args)]
 
 
+def unreadable_photo_ids(conn: sqlite3.Connection, folder_id: int | None = None) -> list[int]:
+    """The photos a scan could not read (of one folder, or all), by path."""
+    sql = "SELECT id FROM photos WHERE status = 'error'"
+    args: list[int] = []
+    if folder_id is not None:
+        sql += " AND folder_id = ?"
+        args.append(folder_id)
+    return [r[0] for r in conn.execute(sql + " ORDER BY path", args)]
+
+
 # Which faces a face browser lists: every face, those with no person, those in no group.
 # Faces the user marked as no face are never among them.
 _FACE_FILTERS = {

@@ -32,9 +32,11 @@ from facealbum.album import StoreError
 from facealbum.model import PHOTO_EXTENSIONS
 from facealbum.ui import library_tools
 from facealbum.ui.context import LibraryContext
+from facealbum.ui.dialogs.about import show_about
 from facealbum.ui.dialogs.messages import describe_error, show_error
 from facealbum.ui.dialogs.restore import RestoreDialog, made_at
 from facealbum.ui.dialogs.settings import SettingsDialog
+from facealbum.ui.pages.faces import FacesPage
 from facealbum.ui.pages.library import LibraryPage
 from facealbum.ui.pages.people import PeoplePage
 from facealbum.ui.pages.search import SearchPage, qimage_to_rgb
@@ -53,7 +55,7 @@ if TYPE_CHECKING:
     from facealbum.model import HeldBack, ScanProgress
 
 log = logging.getLogger(__name__)
-PAGES = ("Library", "People", "Search", "Look-alike")
+PAGES = ("Library", "People", "Faces", "Search", "Look-alike")
 
 
 def _open_album(directory: Path, create: bool) -> Album:
@@ -89,12 +91,14 @@ class MainWindow(QMainWindow):
         self._failed_library: Path | None = None  # to restore a backup of, when it is damaged
         self._closing = False
         self.prune_question: QMessageBox | None = None  # asks before removing many photos
+        self.about_box: QMessageBox | None = None
         self.setWindowTitle("facealbum")
         self.resize(1200, 800)
         self.setAcceptDrops(True)
 
         self.library_page = LibraryPage(self.context)
         self.people_page = PeoplePage(self.context)
+        self.faces_page = FacesPage(self.context)
         self.search_page = SearchPage(self.context)
         self.lookalike_page = _make_lookalike_page(self)
         self.sidebar = QListWidget()
@@ -104,7 +108,13 @@ class MainWindow(QMainWindow):
         self.pages = QStackedWidget()
         for name, page in zip(
             PAGES,
-            (self.library_page, self.people_page, self.search_page, self.lookalike_page),
+            (
+                self.library_page,
+                self.people_page,
+                self.faces_page,
+                self.search_page,
+                self.lookalike_page,
+            ),
             strict=True,
         ):
             self.sidebar.addItem(QListWidgetItem(name))
@@ -155,7 +165,7 @@ class MainWindow(QMainWindow):
         self._action(file, "&Quit", self.close, _standard_key("Quit", "Ctrl+Q"))
         edit = bar.addMenu("&Edit")
         self.undo_action = self._action(edit, "&Undo", self.undo, QKeySequence.StandardKey.Undo)
-        self._action(edit, "&Paste photo to search", self.paste, QKeySequence.StandardKey.Paste)
+        self._action(edit, "&Paste photo", self.paste, QKeySequence.StandardKey.Paste)
         view = bar.addMenu("&View")
         for row, name in enumerate(PAGES):
             self._action(view, name, lambda _=False, r=row: self.show_page(r), f"Ctrl+{row + 1}")
@@ -453,6 +463,9 @@ class MainWindow(QMainWindow):
         self.search_page.choose_file()
 
     def paste(self) -> None:
+        if self.pages.currentWidget() is self.lookalike_page:
+            self.lookalike_page.paste()  # a photo to find look-alikes of, not to search with
+            return
         data = QGuiApplication.clipboard().mimeData()
         files = [Path(u.toLocalFile()) for u in data.urls() if u.isLocalFile()] if data else []
         if files and files[0].is_file():
@@ -491,12 +504,7 @@ class MainWindow(QMainWindow):
         self.shortcuts_dialog.open()
 
     def _about(self) -> None:
-        QMessageBox.about(
-            self,
-            "About facealbum",
-            "facealbum finds, groups and searches the people in your own photos.\n"
-            "Everything stays on this computer; your photos are never changed.",
-        )
+        self.about_box = show_about(self)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
         self._shutdown_lookalike()

@@ -7,7 +7,7 @@ from functools import lru_cache
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPixmap
 
-from facealbum.model import PHOTO_EXTENSIONS
+from facealbum.model import PHOTO_EXTENSIONS, similarity
 
 ACCENT = "#2a8c9e"
 
@@ -24,6 +24,9 @@ QPushButton[role="primary"] {{
     font-weight: 600; border: none;
 }}
 QPushButton[role="primary"]:hover {{ background: #237686; }}
+QLabel[role="maybe"] {{ font-size: 15px; font-weight: 600; color: #8a6d1f; }}
+QListView#maybeResults {{ background: #fbf6e9; border: 1px dashed #d8c48f; }}
+QToolButton[role="problem"] {{ color: #a33; font-weight: 600; border: none; }}
 """
 
 
@@ -54,9 +57,9 @@ def format_duration(seconds: float | None) -> str:
 
 
 def similarity_percent(distance: float, tolerance: float) -> int:
-    """A friendly 0-100 score: 100 = identical encodings, 50 = at the tolerance, 0 = twice
-    as far (the look-alike camera's reach)."""
-    return int(round(max(0.0, min(1.0, 1 - distance / (2 * tolerance))) * 100))
+    """model.similarity as a whole percentage: 100 = identical encodings, 50 = at the
+    tolerance, 0 = twice as far (the look-alike camera's reach)."""
+    return int(round(similarity(distance, tolerance) * 100))
 
 
 def photo_file_filter() -> str:

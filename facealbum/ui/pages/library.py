@@ -25,6 +25,12 @@ from PySide6.QtWidgets import (
 
 from facealbum.ui.context import LibraryContext
 from facealbum.ui.pages.detector_hint import DetectorHint
+from facealbum.ui.pages.unreadable import (
+    Sorted,
+    UnreadablePhotos,
+    sort_out_unreadable,
+    split_photos,
+)
 from facealbum.ui.style import plural
 from facealbum.ui.tasks import run_task
 from facealbum.ui.widgets.image_loader import ImageLoader
@@ -33,7 +39,7 @@ from facealbum.ui.widgets.photo_grid import PhotoGridModel, PhotoGridView
 
 if TYPE_CHECKING:
     from facealbum.album import Album
-    from facealbum.model import FolderInfo, ScanProgress
+    from facealbum.model import FolderInfo, PhotoInfo, ScanProgress
 
 ALL_PHOTOS = -1
 FOLDER_COUNTS_EVERY_S = 3.0
@@ -121,6 +127,8 @@ class LibraryPage(QWidget):
         self.detector_hint = DetectorHint(context)
         right_layout.addWidget(self.detector_hint)
         right_layout.addWidget(self.grid, 1)
+        self.unreadable = UnreadablePhotos()
+        right_layout.addWidget(self.unreadable)
         splitter = QSplitter()
         splitter.addWidget(left)
         splitter.addWidget(right)
@@ -216,27 +224,41 @@ class LibraryPage(QWidget):
         self._photos_request += 1
         request = self._photos_request
         run_task(
-            lambda: album.photo_ids(**query),
-            lambda ids: self._ids_arrived(request, ids),
+            lambda: sort_out_unreadable(album, album.photo_ids(**query), query.get("folder_id")),
+            lambda photos: self._ids_arrived(request, photos),
             owner=self,
         )
 
-    def _ids_arrived(self, request: int, ids: list[int]) -> None:
+    def _ids_arrived(self, request: int, photos: Sorted) -> None:
         if request != self._photos_request:
             return
-        self.model.set_ids(ids)
-        self.count_label.setText(plural(len(ids), "photo"))
+        self.model.set_ids(photos.readable)
+        self.unreadable.set_photos(photos.unreadable)
+        self.count_label.setText(plural(len(photos.readable), "photo"))
 
     def _scan_progress(self, p: ScanProgress) -> None:
         # New photos appear while the scan runs (only in "All photos": a folder filter
-        # would need a lookup per photo).
-        if p.new_photo_ids and self.selected_folder_id() == ALL_PHOTOS:
-            self.model.append_ids(p.new_photo_ids)
-            self.count_label.setText(plural(self.model.rowCount(), "photo"))
+        # would need a lookup per photo), the unreadable ones in their list.
+        album = self._context.album
+        if p.new_photo_ids and album is not None and self.selected_folder_id() == ALL_PHOTOS:
+            request, ids = self._photos_request, p.new_photo_ids
+            run_task(
+                lambda: album.photos(ids),
+                lambda infos: self._new_photos(request, ids, infos),
+                owner=self,
+            )
             if self.stack.currentIndex() == 0 or time.monotonic() > self._counts_due:
                 # The folder counts follow the scan too, a few times a minute at most.
                 self._counts_due = time.monotonic() + FOLDER_COUNTS_EVERY_S
                 self.refresh_folders()
+
+    def _new_photos(self, request: int, ids: tuple[int, ...], infos: dict[int, PhotoInfo]) -> None:
+        if request != self._photos_request:
+            return  # another folder is shown, or the list was read again since
+        photos = split_photos(infos, ids)
+        self.model.append_ids(photos.readable)
+        self.unreadable.add_photos(photos.unreadable)
+        self.count_label.setText(plural(self.model.rowCount(), "photo"))
 
     # -- folder actions -------------------------------------------------------
     def choose_folder(self) -> None:

@@ -139,6 +139,24 @@ class PeoplePage(QWidget):
         naming.addWidget(self.name_edit, 1)
         naming.addWidget(self.name_button)
         naming.addWidget(self.not_a_face_button)
+        # "Probably Mom?" of the selected group, answered in one click.
+        self.probably_label = QLabel()
+        bold = self.probably_label.font()
+        bold.setBold(True)
+        self.probably_label.setFont(bold)
+        self.yes_button = QPushButton("&Yes")
+        self.no_button = QPushButton("&No")
+        self.yes_button.setToolTip("Yes: the selected group is who it probably is (Alt+Y)")
+        self.no_button.setToolTip("No: it is not them, and is not suggested as them again (Alt+N)")
+        self.probably_bar = QWidget()
+        probably = QHBoxLayout(self.probably_bar)
+        probably.setContentsMargins(0, 0, 0, 0)
+        probably.addWidget(self.probably_label, 1)
+        probably.addWidget(self.yes_button)
+        probably.addWidget(self.no_button)
+        self.probably_bar.setVisible(False)
+        # After naming a group: the group to select next, and the row to select if it is gone.
+        self._select_next: tuple[int | None, int] | None = None
 
         top = QWidget()
         top_layout = QVBoxLayout(top)
@@ -152,6 +170,7 @@ class PeoplePage(QWidget):
         bottom_layout.setContentsMargins(0, 0, 0, 0)
         bottom_layout.addWidget(self.groups_label)
         bottom_layout.addWidget(self.group_view, 1)
+        bottom_layout.addWidget(self.probably_bar)
         bottom_layout.addLayout(naming)
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(top)
@@ -181,6 +200,8 @@ class PeoplePage(QWidget):
         self.name_edit.returnPressed.connect(self.name_selected_group)
         self.name_button.clicked.connect(self.name_selected_group)
         self.not_a_face_button.clicked.connect(self.mark_selected_groups_not_faces)
+        self.yes_button.clicked.connect(self.accept_probable)
+        self.no_button.clicked.connect(self.reject_probable)
         self.group_view.selectionModel().selectionChanged.connect(self._group_selection_changed)
         self.group_view.doubleClicked.connect(self._ask_group_name)
         self.people_view.activated.connect(self._open_person)
@@ -223,6 +244,7 @@ class PeoplePage(QWidget):
             return  # a newer refresh is on its way
         self.people_model.set_tiles(tiles.people)
         self.group_model.set_tiles(tiles.groups)
+        self._select_after_naming()
         self._group_selection_changed()
         self.hints.set_tiles(tiles.hints)
         self._names = tiles.names
@@ -239,8 +261,34 @@ class PeoplePage(QWidget):
             else "No unnamed groups: everyone found is named"
         )
 
+    def _select_after_naming(self) -> None:
+        """Select the group to name next and put the cursor in the name field: groups are
+        named one after another from the keyboard."""
+        if self._select_next is None:
+            return
+        key, row = self._select_next
+        self._select_next = None
+        found = self.group_model.row_of(key) if key is not None else None
+        row = found if found is not None else min(row, self.group_model.rowCount() - 1)
+        if row < 0:
+            return
+        index = self.group_model.index(row)
+        self.group_view.setCurrentIndex(index)
+        self.group_view.scrollTo(index)
+        self.name_edit.setFocus()
+
     def _group_selection_changed(self) -> None:
-        self.not_a_face_button.setEnabled(bool(self.group_view.selected_tiles()))
+        tiles = self.group_view.selected_tiles()
+        self.not_a_face_button.setEnabled(bool(tiles))
+        probably = tiles[0].payload.probably if len(tiles) == 1 else None
+        self.probably_bar.setVisible(probably is not None)
+        if probably is not None:
+            name = probably[1]
+            self.probably_label.setText(f"Probably {name}?")
+            self.yes_button.setToolTip(f"Yes: these faces are {name} (Alt+Y)")
+            self.no_button.setToolTip(
+                f"No: none of these faces is {name}; they are not suggested again (Alt+N)"
+            )
 
     # -- actions ---------------------------------------------------------------
     def mark_selected_groups_not_faces(self) -> None:
@@ -258,11 +306,48 @@ class PeoplePage(QWidget):
         self.name_group(tiles[0].key, name)
 
     def name_group(self, group_id: int, name: str) -> None:
+        """Name the group; then the group after it is the one to name."""
+        tiles = self.group_model.tiles()
+        row = self.group_model.row_of(group_id)
+        others = [] if row is None else tiles[row + 1 :] + tiles[:row][::-1]
+        following = (others[0].key if others else None, row or 0)
         self._context.act(
             lambda a: a.name_group(group_id, name),
             f"Named {name}",
+            lambda _pid: self._select_later(*following),
             owner=self,
             failure=f"Could not name them {name}",
+        )
+
+    def _select_later(self, group_id: int | None, row: int) -> None:
+        """Once the groups are loaded again, select this one (or the one at `row`)."""
+        self._select_next = (group_id, row)
+
+    def _probable(self) -> tuple[int, int, str] | None:
+        """(group id, person id, name) of the selected group's "Probably ...?"."""
+        tiles = self.group_view.selected_tiles()
+        if len(tiles) != 1 or tiles[0].payload.probably is None:
+            return None
+        return (tiles[0].key, *tiles[0].payload.probably)
+
+    def accept_probable(self) -> None:
+        probable = self._probable()
+        if probable is not None:
+            self.name_group(probable[0], probable[2])
+
+    def reject_probable(self) -> None:
+        """None of them is that person: the group stays selected, to name it otherwise."""
+        probable = self._probable()
+        if probable is None:
+            return
+        group_id, person_id, name = probable
+        row = self.group_model.row_of(group_id) or 0
+        self._context.act(
+            lambda a: a.reject_group(group_id, person_id),
+            f"Not {name} (Ctrl+Z undoes)",
+            lambda _none: self._select_later(group_id, row),
+            owner=self,
+            failure=f"Could not say they are not {name}",
         )
 
     def give_group(self, group_id: int, person_id: int) -> None:

@@ -72,6 +72,8 @@ class PersonView(QWidget):
         self._context = context
         self.person: PersonInfo | None = None
         self.person_id: int | None = None
+        # Opened with faces waiting for a yes or no: the first one is selected, Y or N away.
+        self._land_on_suggestions = False
         self.loader = ImageLoader(None, parent=self)
         self.photos_model = PhotoGridModel(self.loader, self)
         self.photos = PhotoGridView()
@@ -159,6 +161,7 @@ class PersonView(QWidget):
         self.suggest_model.set_tiles([])
 
     def show_person(self, person_id: int) -> None:
+        self._land_on_suggestions = True
         if person_id != self.person_id:
             self.person_id = person_id
             self.photos_model.set_ids([])
@@ -197,6 +200,10 @@ class PersonView(QWidget):
             if tiles
             else "No suggestions right now"
         )
+        if self._land_on_suggestions and tiles:
+            self.suggestions.setCurrentIndex(self.suggest_model.index(0))
+            self.suggestions.setFocus()
+        self._land_on_suggestions = False
         self._update_buttons()
         self._photo_selection_changed()
 

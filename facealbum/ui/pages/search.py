@@ -1,4 +1,5 @@
-"""Search page: a photo's faces, one picked, and the most similar faces of the library."""
+"""Search page: a photo's faces, one picked, and the photos of that person in the library:
+the same person first, then apart the photos that may be them."""
 
 from __future__ import annotations
 
@@ -22,30 +23,38 @@ from PySide6.QtWidgets import (
 )
 
 from facealbum.config import Settings
-from facealbum.model import Face, FaceInfo, Match, readable_path
+from facealbum.model import Face, FaceInfo, Match, Tier, readable_path
 from facealbum.ui.context import LibraryContext
 from facealbum.ui.dialogs.messages import copy_files, describe_error
-from facealbum.ui.style import photo_file_filter, plural, similarity_percent
+from facealbum.ui.style import photo_file_filter, plural
 from facealbum.ui.tasks import run_task
 from facealbum.ui.widgets.face_canvas import CanvasFace, FaceCanvas
 from facealbum.ui.widgets.image_loader import ImageLoader, pil_to_qimage
 from facealbum.ui.widgets.thumbnails import make_photo_thumbnail
-from facealbum.ui.widgets.tiles import Tile, TileModel, TileView
+from facealbum.ui.widgets.tiles import TILE_ROLE, Tile, TileModel, TileView
 
 if TYPE_CHECKING:
     from facealbum.album import Album
 
-TOP = 200
+TOP = 200  # results shown; the page says how many more there are
 PREVIEW_SIZE = 1200
-NAME_CANDIDATES = 10  # nearest library faces looked at to name a face of a dropped photo
 
 
 @dataclass(frozen=True)
 class Found:
-    """One search result: the library face and the name of its person ("" for nobody)."""
+    """One search result: the library face and the name of its person ("" for nobody, and
+    for a maybe: it is never labelled as anyone)."""
 
     match: Match
     name: str
+
+
+@dataclass(frozen=True)
+class Results:
+    """The first TOP results of a search, and how many more it found."""
+
+    found: list[Found]
+    more: int = 0
 
 
 @dataclass(frozen=True)
@@ -56,8 +65,9 @@ class Query:
     faces: list[Face] | list[FaceInfo]  # a dropped image's (with encodings) or a library photo's
     selected: int  # index into faces
     title: str
-    labels: tuple[str, ...] = ()  # per face: its person, "Name?" when only a look-alike
-    found: tuple[list[Found], ...] = ()  # per face of a dropped image: its results...
+    # Per face: its person, or "Name?" when a same-person result is that person's face.
+    labels: tuple[str, ...] = ()
+    found: tuple[Results, ...] = ()  # per face of a dropped image: its results...
     tolerance: float | None = None  # ...at this tolerance
 
     def with_selected(self, index: int) -> Query:
@@ -84,10 +94,40 @@ def person_names(album: Album, matches: Iterable[Match]) -> dict[int, str]:
     return {f: info.person_name or "" for f, info in faces.items()}
 
 
+def results_of(album: Album, matches: list[Match]) -> Results:
+    """The first TOP matches with the names of the same-person ones (runs on a worker)."""
+    shown = matches[:TOP]
+    names = person_names(album, (m for m in shown if m.tier != Tier.MAYBE))
+    found = [Found(m, names.get(m.face_id, "")) for m in shown]
+    return Results(found, len(matches) - len(shown))
+
+
 def guess_name(found: list[Found]) -> str:
-    """ "Name?" for the person of the nearest named face among the first NAME_CANDIDATES
-    results, "" when none is."""
-    return next((f"{f.name}?" for f in found[:NAME_CANDIDATES] if f.name), "")
+    """ "Name?" for the person of the surest named face of the same-person tier, "" when
+    there is none: a maybe never names the face."""
+    return next((f"{f.name}?" for f in found if f.name and f.match.tier == Tier.SAME), "")
+
+
+def result_tile(found: Found) -> Tile:
+    """A result captioned with how sure the search is; a same-person one with its person's
+    name, a maybe with "Maybe" and its photo's name, never a person's."""
+    m = found.match
+    sure = f"{round((m.confidence or 0.0) * 100)}%"
+    photo = Path(readable_path(m.photo)).name
+    if m.tier == Tier.MAYBE:
+        title, subtitle, what = f"Maybe, {sure}", photo, "Maybe the same person"
+    else:
+        who = f" ({found.name})" if found.name else ""
+        title, subtitle, what = f"{sure} sure", found.name or photo, f"The same person{who}"
+    return Tile(
+        m.face_id,
+        title,
+        subtitle,
+        m.photo,
+        m.box,
+        f"{readable_path(m.photo)}\n{what}: {sure} sure, distance {m.distance:.3f}",
+        m,
+    )
 
 
 def load_source(album: Album, source: str | Path | np.ndarray, tolerance: float) -> Query:
@@ -98,12 +138,12 @@ def load_source(album: Album, source: str | Path | np.ndarray, tolerance: float)
     else:
         image = pil_to_qimage(make_photo_thumbnail(Path(source), PREVIEW_SIZE))
         title = Path(source).name
-    searched = album.search_image(source, top=TOP, tolerance=tolerance)
+    # Every result, to count those past the TOP shown (the search finds them all anyway).
+    searched = album.search_image(source, tolerance=tolerance)
     faces = [face for face, _matches in searched]
-    names = person_names(album, (m for _face, matches in searched for m in matches))
-    found = tuple([Found(m, names.get(m.face_id, "")) for m in ms] for _face, ms in searched)
+    found = tuple(results_of(album, matches) for _face, matches in searched)
     largest = max(range(len(faces)), key=lambda i: faces[i].box.area) if faces else -1
-    labels = tuple(guess_name(f) for f in found)
+    labels = tuple(guess_name(r.found) for r in found)
     return Query(image, faces, largest, title, labels, found, tolerance)
 
 
@@ -118,14 +158,13 @@ def load_library_face(album: Album, face_id: int) -> Query:
     return Query(image, faces, selected, Path(face.photo).name, labels)
 
 
-def find_matches(album: Album, face: Face | FaceInfo, tolerance: float) -> list[Found]:
-    """The most similar library faces, each with its person's name (on a worker thread)."""
+def find_matches(album: Album, face: Face | FaceInfo, tolerance: float) -> Results:
+    """The photos of this face's person (on a worker thread)."""
     if isinstance(face, FaceInfo):  # a face of the library
-        matches = album.similar_to_face(face.id, top=TOP, tolerance=tolerance)
+        matches = album.similar_to_face(face.id, tolerance=tolerance)
     else:  # a dropped image's face at another tolerance: its encoding, not the image again
-        matches = album.search_person(face.encoding, top=TOP, tolerance=tolerance)
-    names = person_names(album, matches)
-    return [Found(m, names.get(m.face_id, "")) for m in matches]
+        matches = album.search_person(face.encoding, tolerance=tolerance)
+    return results_of(album, matches)
 
 
 class SearchPage(QWidget):
@@ -138,6 +177,11 @@ class SearchPage(QWidget):
         self.results_model = TileModel(self.loader, "match", self)
         self.results = TileView()
         self.results.setModel(self.results_model)
+        # The maybes, apart under their own heading: for the user to decide.
+        self.maybe_model = TileModel(self.loader, "maybe", self)
+        self.maybe_results = TileView()
+        self.maybe_results.setObjectName("maybeResults")
+        self.maybe_results.setModel(self.maybe_model)
         self.canvas = FaceCanvas()
         self.canvas.set_message(
             "Drop a photo anywhere on this window, paste one (Ctrl+V),\n"
@@ -151,9 +195,18 @@ class SearchPage(QWidget):
         self.slider.setRange(30, 80)
         self.slider.setToolTip("How different a face may be and still count as a match")
         self.tolerance_label = QLabel()
-        self.results_label = QLabel("Results appear here, most similar first")
+        self.results_label = QLabel("Photos of the person appear here, surest first")
         self.results_label.setProperty("role", "title")
+        self.maybe_label = QLabel()
+        self.maybe_label.setProperty("role", "maybe")
+        self.maybe_label.setWordWrap(True)
+        self.more_label = QLabel()
+        self.more_label.setProperty("role", "hint")
+        self.more_label.setWordWrap(True)
         self.copy_button = QPushButton("Copy selected to…")
+        self.copy_button.setToolTip(
+            "Copy the selected photos to a folder (none selected: every photo of the same person)"
+        )
 
         left = QWidget()
         left_layout = QVBoxLayout(left)
@@ -174,7 +227,10 @@ class SearchPage(QWidget):
         header.addWidget(self.results_label, 1)
         header.addWidget(self.copy_button)
         right_layout.addLayout(header)
-        right_layout.addWidget(self.results, 1)
+        right_layout.addWidget(self.results, 3)
+        right_layout.addWidget(self.maybe_label)
+        right_layout.addWidget(self.maybe_results, 2)
+        right_layout.addWidget(self.more_label)
         splitter = QSplitter()
         splitter.addWidget(left)
         splitter.addWidget(right)
@@ -186,9 +242,10 @@ class SearchPage(QWidget):
         self.slider.valueChanged.connect(self._tolerance_moved)
         self.choose_button.clicked.connect(self.choose_file)
         self.canvas.face_clicked.connect(self._face_clicked)
-        self.results.doubleClicked.connect(
-            lambda idx: context.open_photo.emit(self.results_model.tile(idx.row()).payload.photo_id)
-        )
+        for view in (self.results, self.maybe_results):
+            view.doubleClicked.connect(
+                lambda idx: context.open_photo.emit(idx.data(TILE_ROLE).payload.photo_id)
+            )
         self.copy_button.clicked.connect(self.copy_selected)
         context.album_changed.connect(self._album_changed)
         self._album_changed(context.album)
@@ -198,7 +255,7 @@ class SearchPage(QWidget):
 
     def _album_changed(self, album: Album | None) -> None:
         self.loader.set_cache(self._context.thumbnail_cache())
-        self.results_model.set_tiles([])
+        self._show_results(Results([]))
         self.query = None
         self._request += 1
         tolerance = album.settings.tolerance if album is not None else Settings.tolerance
@@ -252,7 +309,7 @@ class SearchPage(QWidget):
         self.query = None
         self.canvas.set_message("Looking for faces…")
         self.query_label.clear()
-        self.results_model.set_tiles([])
+        self._show_results(Results([]))
         self.results_label.setText("Searching…")
 
     def _query_ready(self, request: int, query: Query) -> None:
@@ -305,45 +362,53 @@ class SearchPage(QWidget):
         self._request += 1
         request, tolerance = self._request, self.tolerance()
         if q.found and q.tolerance == tolerance:  # found with the image's faces
-            self._matches_ready(request, tolerance, q.found[q.selected])
+            self._matches_ready(request, q.found[q.selected])
             return
         face = q.faces[q.selected]
         self.results_label.setText("Searching…")
         run_task(
             lambda: find_matches(album, face, tolerance),
-            lambda matches: self._matches_ready(request, tolerance, matches),
+            lambda results: self._matches_ready(request, results),
             lambda e: self._query_failed(request, e),
             owner=self,
         )
 
-    def _matches_ready(self, request: int, tolerance: float, found: list[Found]) -> None:
-        if request != self._request:
-            return
-        tiles = [
-            Tile(
-                f.match.face_id,
-                f"{similarity_percent(f.match.distance, tolerance)}% similar",
-                f.name or Path(readable_path(f.match.photo)).name,
-                f.match.photo,
-                f.match.box,
-                f"{readable_path(f.match.photo)}\n{f.name + ', ' if f.name else ''}"
-                f"distance {f.match.distance:.3f}",
-                f.match,
-            )
-            for f in found
-        ]
-        self.results_model.set_tiles(tiles)
-        self.results_label.setText(
-            f"{plural(len(tiles), 'photo')} with a similar face"
-            if tiles
-            else "No similar face in the library — try a looser tolerance"
+    def _matches_ready(self, request: int, results: Results) -> None:
+        if request == self._request:
+            self._show_results(results)
+
+    def _show_results(self, results: Results) -> None:
+        """The same person's photos, then the maybes under their heading, then how many
+        more were found than are shown."""
+        same = [result_tile(f) for f in results.found if f.match.tier != Tier.MAYBE]
+        maybe = [result_tile(f) for f in results.found if f.match.tier == Tier.MAYBE]
+        self.results_model.set_tiles(same)
+        self.maybe_model.set_tiles(maybe)
+        if same:
+            self.results_label.setText(f"{plural(len(same), 'photo')} of this person")
+        elif maybe:
+            self.results_label.setText("No photo is surely this person")
+        else:
+            self.results_label.setText("No photo of this person — try a looser tolerance")
+        self.results.setVisible(bool(same) or not maybe)
+        self.maybe_label.setText(
+            f"Maybe the same person — {plural(len(maybe), 'photo')}, for you to judge"
         )
+        self.maybe_label.setVisible(bool(maybe))
+        self.maybe_results.setVisible(bool(maybe))
+        self.more_label.setText(
+            f"Only the first {TOP:,} are shown, surest first: {results.more:,} more not shown."
+            " A stricter tolerance leaves fewer."
+        )
+        self.more_label.setVisible(results.more > 0)
 
     def matches(self) -> list[Match]:
-        return [t.payload for t in self.results_model.tiles()]
+        """Every result shown: the same person's, then the maybes."""
+        return [t.payload for t in self.results_model.tiles() + self.maybe_model.tiles()]
 
     def copy_selected(self) -> None:
-        tiles = self.results.selected_tiles() or self.results_model.tiles()
+        selected = self.results.selected_tiles() + self.maybe_results.selected_tiles()
+        tiles = selected or self.results_model.tiles()
         if not tiles:
             return
         target = QFileDialog.getExistingDirectory(self, f"Copy {plural(len(tiles), 'photo')} to")

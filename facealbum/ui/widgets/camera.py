@@ -1,20 +1,24 @@
 """The live picture: the newest frame of a LivePipeline with face boxes and look-alike cards.
 
 The view polls the pipeline's newest frame at screen rate; older frames were already
-dropped by the pipeline, so drawing never lags behind the camera. Thumbnails of the
-matched faces come from an ImageLoader (thumbnail pool) and repaint when they arrive.
+dropped by the pipeline, so drawing never lags behind the camera (or it shows one still
+photo with its faces). Thumbnails of the matched faces come from an ImageLoader
+(thumbnail pool), their titles from the library (Album.artwork, read once per photo on
+the same pool); both repaint when they arrive.
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, QPointF, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QColor,
     QFont,
+    QFontMetrics,
     QImage,
     QPainter,
     QPainterPath,
@@ -27,12 +31,18 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 from facealbum.album.live import LiveFace, LiveFrame, LiveMatch, LivePipeline
 from facealbum.config import Settings
 from facealbum.ui.style import ACCENT, similarity_percent
+from facealbum.ui.tasks import run_task
 from facealbum.ui.widgets.image_loader import ImageLoader
+
+if TYPE_CHECKING:
+    from facealbum.album import Album
 
 POLL_MS = 15  # look for a new frame about 60 times a second
 CARD_THUMB = 44  # face thumbnails beside each live face
 PANEL_THUMB = 88  # ...and in the side panel
 THUMB_PIXELS = 96  # thumbnails are made once at this size and scaled down
+PANEL_WIDTH = 300
+TITLE_LINES = 3  # a portrait's title, maker and date wrap over at most this many lines
 
 
 class MatchThumbnails:
@@ -80,12 +90,73 @@ def frame_to_qimage(rgb: np.ndarray) -> tuple[QImage, np.ndarray]:
     return QImage(bgra.data, w, h, bgra.strides[0], QImage.Format.Format_RGB32), bgra
 
 
-def match_label(m: LiveMatch) -> str:
-    return m.name or "Unnamed"
-
-
 def photo_name(m: LiveMatch) -> str:
     return m.match.photo.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+class MatchCaptions(QObject):
+    """What each matched photo is called: "Portrait of a Young Man, Frans Hals, 1650" from
+    the collection's metadata, else a title made from its file name (Album.artwork, read
+    off the GUI thread once per photo). The file name stands in until it arrives."""
+
+    ready = Signal()
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._album: Album | None = None
+        self._captions: dict[int, str] = {}  # photo id -> caption
+        self._generation = 0
+
+    def set_album(self, album: Album | None) -> None:
+        self._album = album
+        self._captions.clear()
+        self._generation += 1
+
+    def request(self, matches: tuple[LiveMatch, ...]) -> None:
+        for m in matches:
+            if m.match.photo_id not in self._captions:
+                self._fetch(m.match.photo_id)
+
+    def _fetch(self, photo_id: int) -> None:
+        album, generation = self._album, self._generation
+        if album is None:
+            return
+        self._captions[photo_id] = ""  # asked for: not again
+        run_task(
+            lambda: album.artwork(photo_id).caption(),
+            lambda caption: self._arrived(generation, photo_id, caption),
+            owner=self,
+            pool_name="thumbs",
+        )
+
+    def _arrived(self, generation: int, photo_id: int, caption: str) -> None:
+        if generation == self._generation:
+            self._captions[photo_id] = caption
+            self.ready.emit()
+
+    def caption(self, m: LiveMatch) -> str:
+        return self._captions.get(m.match.photo_id) or photo_name(m)
+
+    def title(self, m: LiveMatch) -> str:
+        """The person's name where the library has one, else the photo's caption."""
+        return m.name or self.caption(m)
+
+
+def wrap_lines(fm: QFontMetrics, text: str, width: int, most: int) -> list[str]:
+    """`text` broken into lines at most `width` wide, at most `most` of them: the last one
+    elided when it does not all fit."""
+    lines: list[str] = []
+    words = text.split()
+    while words and len(lines) < most:
+        n = 1
+        while n < len(words) and fm.horizontalAdvance(" ".join(words[: n + 1])) <= width:
+            n += 1
+        line, words = " ".join(words[:n]), words[n:]
+        if words and len(lines) == most - 1:
+            line = " ".join([line, *words])
+            words = []
+        lines.append(fm.elidedText(line, Qt.TextElideMode.ElideRight, width))
+    return lines
 
 
 class CameraView(QWidget):
@@ -94,12 +165,19 @@ class CameraView(QWidget):
     frame_shown = Signal(int)  # seq of the frame just drawn
     matches_changed = Signal(object)  # the largest face's matches, when they change
 
-    def __init__(self, thumbnails: MatchThumbnails, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        thumbnails: MatchThumbnails,
+        captions: MatchCaptions,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(320, 200)
         self._thumbs = thumbnails
         self._thumbs.loader.ready.connect(lambda _key: self.update())
+        self._captions = captions
+        captions.ready.connect(self.update)
         self._pipeline: LivePipeline | None = None
         self._frame: LiveFrame | None = None
         self._image: QImage | None = None
@@ -126,23 +204,32 @@ class CameraView(QWidget):
     def current_frame(self) -> LiveFrame | None:
         return self._frame
 
+    def show_still(self, frame: LiveFrame) -> None:
+        """One picture with its faces and matches (a photo), instead of a pipeline's."""
+        self.set_pipeline(None)
+        self._show(frame)
+
     def _poll(self) -> None:
         pipeline = self._pipeline
         frame = pipeline.latest() if pipeline is not None else None
         if frame is None or (self._frame is not None and frame.seq == self._frame.seq):
             return
+        self._show(frame)
+        self.displayed_frames += 1
+        self.frame_shown.emit(frame.seq)
+
+    def _show(self, frame: LiveFrame) -> None:
         self._frame = frame
         self._image, self._pixels = frame_to_qimage(frame.rgb)
         for face in frame.faces:
             self._thumbs.request(face.matches)
+            self._captions.request(face.matches)
         main = max(frame.faces, key=lambda f: f.box.area).matches if frame.faces else ()
         key = tuple((m.match.face_id, round(m.match.distance, 3)) for m in main)
         if key != self._last_main:
             self._last_main = key
             self.matches_changed.emit(main)
-        self.displayed_frames += 1
         self.update()
-        self.frame_shown.emit(frame.seq)
 
     # -- painting ---------------------------------------------------------------------
 
@@ -184,7 +271,7 @@ class CameraView(QWidget):
     def _draw_card(
         self, p: QPainter, target: QRectF, face: QRectF, matches: tuple[LiveMatch, ...]
     ) -> None:
-        row, pad, text_w = CARD_THUMB + 6, 6, 120
+        row, pad, text_w = CARD_THUMB + 6, 6, 150
         w, h = CARD_THUMB + text_w + 3 * pad, len(matches) * row + pad
         x = face.right() + 10
         if x + w > self.width():  # no room on the right: the left side
@@ -202,11 +289,11 @@ class CameraView(QWidget):
             thumb = QRectF(x + pad, top, CARD_THUMB, CARD_THUMB)
             self._thumbs.draw(p, thumb, m.match.face_id, radius=6, empty_alpha=90)
             text_x = thumb.right() + pad
-            # Unnamed faces are told apart by their photo, in a quieter style than names.
+            # Unnamed faces are told apart by their photo's title, quieter than names.
             p.setPen(QColor("white") if m.name else QColor(200, 200, 200))
             p.setFont(bold if m.name else italic)
-            label = m.name or photo_name(m)
-            name = p.fontMetrics().elidedText(label, Qt.TextElideMode.ElideMiddle, text_w)
+            label = self._captions.title(m)
+            name = p.fontMetrics().elidedText(label, Qt.TextElideMode.ElideRight, text_w)
             p.drawText(QPointF(text_x, top + 17), name)
             p.setFont(small)
             p.setPen(QColor(210, 230, 235))
@@ -215,16 +302,23 @@ class CameraView(QWidget):
 
 
 class MatchPanel(QWidget):
-    """The best look-alikes of the largest face, big enough to recognise."""
+    """The best look-alikes of the largest face, big enough to recognise, with their titles."""
 
-    def __init__(self, thumbnails: MatchThumbnails, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        thumbnails: MatchThumbnails,
+        captions: MatchCaptions,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self._thumbs = thumbnails
         self._thumbs.loader.ready.connect(lambda _key: self.update())
+        self._captions = captions
+        captions.ready.connect(self.update)
         self._matches: tuple[LiveMatch, ...] = ()
         self.tolerance = Settings.tolerance  # the library's, once one is chosen
         self.placeholder = "Look-alikes appear here when a face is in view."
-        self.setMinimumWidth(240)
+        self.setFixedWidth(PANEL_WIDTH)
         self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Expanding)
 
     def set_matches(self, matches: tuple[LiveMatch, ...]) -> None:
@@ -238,6 +332,17 @@ class MatchPanel(QWidget):
 
     def matches(self) -> tuple[LiveMatch, ...]:
         return self._matches
+
+    def lines(self) -> list[str]:
+        """Each look-alike as a line of text: "Portrait of a Young Man, Frans Hals, 1650 ·
+        61% alike" (a named person: "Mom · photo title · 61% alike")."""
+        out = []
+        for m in self._matches:
+            caption = self._captions.caption(m)
+            parts = [m.name, caption] if m.name and m.name != caption else [caption]
+            percent = similarity_percent(m.match.distance, self.tolerance)
+            out.append(" · ".join([*parts, f"{percent}% alike"]))
+        return out
 
     def paintEvent(self, _event: QPaintEvent) -> None:  # noqa: N802 - Qt API
         p = QPainter(self)
@@ -264,26 +369,32 @@ class MatchPanel(QWidget):
         p.end()
 
     def _draw_row(self, p: QPainter, y: float, m: LiveMatch) -> None:
+        """The face; beside it the name (if any) and the title, wrapped; then how alike."""
         rect = QRectF(12, y, PANEL_THUMB, PANEL_THUMB)
         self._thumbs.draw(p, rect, m.match.face_id, radius=8, empty_alpha=60)
-        x, width = rect.right() + 12, self.width() - rect.right() - 24
+        x, width = rect.right() + 12, int(self.width() - rect.right() - 24)
         bold = QFont(self.font())
         bold.setBold(True)
-        p.setFont(bold)
-        p.setPen(self.palette().windowText().color())
-        name = p.fontMetrics().elidedText(match_label(m), Qt.TextElideMode.ElideRight, int(width))
-        p.drawText(QPointF(x, y + 20), name)
+        ink = self.palette().windowText().color()
+        lines: list[tuple[QFont, QColor, str]] = []
+        font, colour = bold, ink  # an unnamed face's title stands in for the name
+        if m.name:
+            name = QFontMetrics(bold).elidedText(m.name, Qt.TextElideMode.ElideRight, width)
+            lines.append((bold, ink, name))
+            font, colour = self.font(), self.palette().placeholderText().color()
+        caption = self._captions.caption(m)
+        for line in wrap_lines(QFontMetrics(font), caption, width, TITLE_LINES - len(lines)):
+            lines.append((font, colour, line))
+        step = QFontMetrics(self.font()).height()
+        for n, (font, colour, text) in enumerate(lines):
+            p.setFont(font)
+            p.setPen(colour)
+            p.drawText(QPointF(x, y + 14 + n * step), text)
         p.setFont(self.font())
         percent = similarity_percent(m.match.distance, self.tolerance)
         p.setPen(QColor(ACCENT))
-        p.drawText(QPointF(x, y + 42), f"{percent}% alike")
-        self._draw_bar(p, QRectF(x, y + 50, width, 6), percent / 100)
-        p.setPen(self.palette().placeholderText().color())
-        photo = photo_name(m)
-        p.drawText(
-            QPointF(x, y + 76),
-            p.fontMetrics().elidedText(photo, Qt.TextElideMode.ElideMiddle, int(width)),
-        )
+        p.drawText(QPointF(x, y + PANEL_THUMB - 14), f"{percent}% alike")
+        self._draw_bar(p, QRectF(x, y + PANEL_THUMB - 7, width, 6), percent / 100)
 
     @staticmethod
     def _draw_bar(p: QPainter, rect: QRectF, fraction: float) -> None:
