@@ -256,7 +256,9 @@ class FaceEngine:
         small = rgb
         if shrink < 1.0:
             size = (max(1, round(width * shrink)), max(1, round(height * shrink)))
-            small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+            # Bilinear, not area averaging: 0.75 ms instead of 7.4 for 1000 -> 640 px, and
+            # bench/detection.py found the same faces in every set, none false.
+            small = cv2.resize(rgb, size, interpolation=cv2.INTER_LINEAR)
         if self.detector == "yunet":
             return self._detect_yunet(small, 1.0 / shrink, width, height)
         detector = self._load_detector()
