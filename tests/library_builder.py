@@ -23,6 +23,18 @@ OTHERS = (
 )
 GROUP = "groups/kit_with_rose.jpg"  # two faces
 NO_FACE = "no_faces/noise.jpg"
+# Four people, one group photo of two: the People and Faces pages' library.
+FOUR_PEOPLE_PHOTOS = (
+    "people/barack_obama/obama_1.jpg",
+    "people/barack_obama/obama_2.jpg",
+    "people/barack_obama/obama_3.jpg",
+    "people/joe_biden/biden_1.jpg",
+    "people/joe_biden/biden_2.jpg",
+    "groups/two_people.jpg",  # Obama and Biden
+    "people/guido_van_rossum/guido_1.jpg",
+    "people/guido_van_rossum/guido_2.jpg",
+    "people/rose_leslie/rose_1.jpg",
+)
 
 
 def reduced_copy(

@@ -10,6 +10,7 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
+from library_builder import FOUR_PEOPLE_PHOTOS as PHOTOS  # noqa: E402
 from library_builder import build_folder  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
 
@@ -20,17 +21,6 @@ from facealbum.ui.recent import RecentLibraries  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
-PHOTOS = (
-    "people/barack_obama/obama_1.jpg",
-    "people/barack_obama/obama_2.jpg",
-    "people/barack_obama/obama_3.jpg",
-    "people/joe_biden/biden_1.jpg",
-    "people/joe_biden/biden_2.jpg",
-    "groups/two_people.jpg",  # Obama and Biden
-    "people/guido_van_rossum/guido_1.jpg",
-    "people/guido_van_rossum/guido_2.jpg",
-    "people/rose_leslie/rose_1.jpg",
-)
 WAIT_MS = 30_000
 
 

@@ -397,10 +397,19 @@ class FacesPage(QWidget):
 
     def open_photo(self) -> None:
         """The photo of the face chosen in the grid."""
-        face_id = self.grid.current_face_id()
-        info = self.model.info(face_id) if face_id is not None else None
+        album, face_id = self._context.album, self.grid.current_face_id()
+        if album is None or face_id is None:
+            return
+        info = self.model.info(face_id)
         if info is not None:
             self._context.open_photo.emit(info.photo_id)
+            return
+        # Its row was not fetched yet (Enter pressed as the grid filled): ask the library.
+        run_task(lambda: album.face(face_id), self._open_photo_of, owner=self)
+
+    def _open_photo_of(self, face: FaceInfo | None) -> None:
+        if face is not None:  # gone meanwhile: nothing to open
+            self._context.open_photo.emit(face.photo_id)
 
     def ask_name(self) -> None:
         """The naming dialog, completing from the names there are."""
