@@ -111,6 +111,7 @@ class Match:
     box: Box
     tier: Tier | None = None
     confidence: float | None = None  # the chance it is the person, 0..1
+    person_name: str | None = None  # whom the face is named as in the library, if anyone
 
 
 @dataclass(frozen=True)

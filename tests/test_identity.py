@@ -171,5 +171,10 @@ def test_the_facade_honours_rejections_and_the_persons_confirmed_faces(album):
     (far,) = add_photo(album, "far.jpg", at((0, -0.35)))
     (close,) = add_photo(album, "close.jpg", at((4, 0.2)))
     album.reject(close, ann_id)
-    found = {m.face_id: m.tier for m in album.search_person(QUERY)}
+    matches = album.search_person(QUERY)
+    found = {m.face_id: m.tier for m in matches}
     assert found == {ann[0]: Tier.SAME, ann[1]: Tier.SAME, ann[2]: Tier.SAME, far: Tier.SAME}
+    # Each match says whom its face is named as: no second look-up for the name.
+    assert {m.face_id: m.person_name for m in matches} == {**dict.fromkeys(ann, "Ann"), far: None}
+    nearest = album.similar_to_encoding(QUERY, top=1)
+    assert [m.person_name for m in nearest] == ["Ann"]

@@ -318,13 +318,8 @@ class FakeLibrary:
     def similar_to_encoding(self, encoding, *, top, tolerance):
         self.asked_tolerance = tolerance
         box = Box(0, 0, 1, 1)
-        return [Match(1, 1, "a.jpg", 0.4, box), Match(2, 2, "b.jpg", 0.8, box)][:top]
-
-    def face(self, face_id):
-        class Info:
-            person_name = "Mom" if face_id == 1 else None
-
-        return Info()
+        mom = Match(1, 1, "a.jpg", 0.4, box, person_name="Mom")
+        return [mom, Match(2, 2, "b.jpg", 0.8, box)][:top]
 
 
 def test_library_matches_carry_names_and_reach_past_the_tolerance_for_look_alikes():

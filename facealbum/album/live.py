@@ -35,7 +35,7 @@ __all__ = [
 
 
 def library_match_fn(library: Album, top: int = 3) -> MatchFn:
-    """Matches from a library with the facade's similar_to_encoding() and face().
+    """Matches from a library with the facade's similar_to_encoding().
 
     Look-alikes are wanted, not only the same person: faces up to twice the library's
     tolerance count (the similarity shown reaches 0% there).
@@ -44,10 +44,6 @@ def library_match_fn(library: Album, top: int = 3) -> MatchFn:
 
     def match(encoding: np.ndarray) -> list[LiveMatch]:
         found = library.similar_to_encoding(encoding, top=top, tolerance=reach)
-        out = []
-        for m in found:
-            info = library.face(m.face_id)
-            out.append(LiveMatch(m, info.person_name if info is not None else None))
-        return out
+        return [LiveMatch(m, m.person_name) for m in found]
 
     return match

@@ -69,7 +69,9 @@ def _best_per_photo(
             continue
         if info.not_a_face:  # kept in the index (it holds every encoding), never a match
             continue
-        best[info.photo_id] = Match(face_id, info.photo_id, info.photo, dist, info.box)
+        best[info.photo_id] = Match(
+            face_id, info.photo_id, info.photo, dist, info.box, person_name=info.person_name
+        )
     return sorted(best.values(), key=lambda m: m.distance)
 
 
@@ -168,6 +170,7 @@ def _matches(
             Match(
                 info.id, info.photo_id, info.photo, float(distance[row]), info.box,
                 tier=tier, confidence=round(float(confidence[row]), 3),
+                person_name=info.person_name,
             )
         )  # fmt: skip
     # One face per photo: the engine keeps one of a photo in the same tier; a maybe shares

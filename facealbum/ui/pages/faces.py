@@ -87,9 +87,9 @@ def load_details(album: Album, face_id: int) -> FaceDetails | None:
     else:
         hidden = False
     matches = album.similar_to_face(face_id, top=SIMILAR_TOP)
-    same = [m.face_id for m in matches if m.tier != Tier.MAYBE]
-    names = {f: info.person_name or "" for f, info in album.faces_by_id(same).items()}
-    tiles = [similar_tile(m, names.get(m.face_id, "")) for m in matches]
+    tiles = [
+        similar_tile(m, (m.person_name or "") if m.tier != Tier.MAYBE else "") for m in matches
+    ]
     return FaceDetails(face, hidden, sorted((p.name for p in people), key=str.casefold), tiles)
 
 

@@ -3,7 +3,6 @@ the same person first, then apart the photos that may be them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -88,17 +87,11 @@ def qimage_to_rgb(image: QImage) -> np.ndarray:
     return buf[:, : 3 * w].reshape(h, w, 3).copy()
 
 
-def person_names(album: Album, matches: Iterable[Match]) -> dict[int, str]:
-    """face id -> the name of its person ("" for nobody): the facade's matches carry none."""
-    faces = album.faces_by_id(list({m.face_id for m in matches}))
-    return {f: info.person_name or "" for f, info in faces.items()}
-
-
-def results_of(album: Album, matches: list[Match]) -> Results:
-    """The first TOP matches with the names of the same-person ones (runs on a worker)."""
+def results_of(matches: list[Match]) -> Results:
+    """The first TOP matches, the same-person ones with their person's name (a maybe is
+    never named)."""
     shown = matches[:TOP]
-    names = person_names(album, (m for m in shown if m.tier != Tier.MAYBE))
-    found = [Found(m, names.get(m.face_id, "")) for m in shown]
+    found = [Found(m, (m.person_name or "") if m.tier != Tier.MAYBE else "") for m in shown]
     return Results(found, len(matches) - len(shown))
 
 
@@ -141,7 +134,7 @@ def load_source(album: Album, source: str | Path | np.ndarray, tolerance: float)
     # Every result, to count those past the TOP shown (the search finds them all anyway).
     searched = album.search_image(source, tolerance=tolerance)
     faces = [face for face, _matches in searched]
-    found = tuple(results_of(album, matches) for _face, matches in searched)
+    found = tuple(results_of(matches) for _face, matches in searched)
     largest = max(range(len(faces)), key=lambda i: faces[i].box.area) if faces else -1
     labels = tuple(guess_name(r.found) for r in found)
     return Query(image, faces, largest, title, labels, found, tolerance)
@@ -164,7 +157,7 @@ def find_matches(album: Album, face: Face | FaceInfo, tolerance: float) -> Resul
         matches = album.similar_to_face(face.id, tolerance=tolerance)
     else:  # a dropped image's face at another tolerance: its encoding, not the image again
         matches = album.search_person(face.encoding, tolerance=tolerance)
-    return results_of(album, matches)
+    return results_of(matches)
 
 
 class SearchPage(QWidget):
