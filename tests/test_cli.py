@@ -214,3 +214,12 @@ def test_the_version_comes_from_the_package(capsys):
         main(["--version"])
     assert done.value.code == 0
     assert capsys.readouterr().out.strip() == f"facealbum {version('facealbum')}"
+
+
+def test_the_version_is_looked_up_only_when_asked_for():
+    # Looking it up imports importlib.metadata (~45 ms), which every command and every
+    # scan worker would pay at start-up for nothing.
+    code = "import sys, facealbum.cli.main; print('importlib.metadata' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"

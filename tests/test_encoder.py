@@ -86,6 +86,19 @@ def test_parsed_network_is_dlibs_resnet():
     assert all(np.isfinite(b.conv1.weights).all() for b in weights.blocks)
 
 
+def test_weights_do_not_keep_the_model_file_in_memory():
+    # The reader hands out views of the file's 22 MB of bytes; the folded weights must be
+    # arrays of their own, or every process that encodes would hold the file twice.
+    weights = build_weights(read_network(models.model_path(models.FACE_RECOGNITION_MODEL)))
+    convs = [weights.stem] + [c for b in weights.blocks for c in (b.conv1, b.conv2)]
+    arrays = [weights.fc, weights.means] + [a for c in convs for a in (c.weights, c.bias)]
+    for array in arrays:
+        while array.base is not None:
+            assert isinstance(array.base, np.ndarray), f"a view of {type(array.base).__name__}"
+            array = array.base
+        assert array.flags.owndata
+
+
 def test_truncated_model_file_is_refused(tmp_path):
     data = models.model_path(models.FACE_RECOGNITION_MODEL).read_bytes()
     broken = tmp_path / "broken.dat"

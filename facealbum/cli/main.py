@@ -12,16 +12,34 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from facealbum import __version__
 from facealbum.cli import backup, library, people
 from facealbum.cli.output import EX_TEMPFAIL, PROG, CommandError, fail, stderr_line
+
+
+class _PrintVersion(argparse.Action):
+    """argparse's version action, but the version is looked up only when asked for."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS) -> None:
+        super().__init__(
+            option_strings,
+            dest,
+            nargs=0,
+            default=argparse.SUPPRESS,
+            help="show the program's version number and exit",
+        )
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
+        import facealbum
+
+        print(f"{parser.prog} {facealbum.__version__}")
+        parser.exit()
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG, description="Find, name and search the people in your own photo library."
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action=_PrintVersion)
     parser.add_argument(
         "--library",
         metavar="DIR",

@@ -40,7 +40,9 @@ class Network:
 
 class _Reader:
     def __init__(self, data: bytes) -> None:
-        self.data = data
+        # Slices of a memoryview share the file's bytes: the 22 MB of weights are not
+        # copied on their way to numpy.
+        self.data = memoryview(data)
         self.pos = 0
 
     def at_end(self) -> bool:
@@ -73,7 +75,7 @@ class _Reader:
         size = self.int()
         if not 0 <= size < 1_000_000:
             raise DlibFormatError(f"bad string length at byte {self.pos}")
-        return self._take(size).decode("latin-1")
+        return bytes(self._take(size)).decode("latin-1")
 
     def peek_string(self, expected: str) -> bool:
         saved = self.pos
@@ -97,7 +99,8 @@ class _Reader:
         shape = tuple(self.int() for _ in range(4))  # samples, k, rows, columns
         count = int(np.prod(shape))
         raw = self._take(4 * count)
-        return np.frombuffer(raw, dtype="<f4").reshape(shape).astype(np.float32)
+        # A read-only view of the file's bytes: whoever keeps an array makes its own copy.
+        return np.frombuffer(raw, dtype="<f4").reshape(shape)
 
     def alias_shape(self) -> tuple[int, int, int, int]:
         version = self.int()
@@ -105,7 +108,7 @@ class _Reader:
             raise DlibFormatError(f"alias_tensor version {version} at byte {self.pos}")
         return tuple(self.int() for _ in range(4))  # type: ignore[return-value]
 
-    def _take(self, size: int) -> bytes:
+    def _take(self, size: int) -> memoryview:
         end = self.pos + size
         if end > len(self.data):
             raise DlibFormatError("unexpected end of file")

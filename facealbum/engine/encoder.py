@@ -76,16 +76,21 @@ class Weights:
 def _fold(con: Layer, affine: Layer) -> Conv:
     if con.kind != "con" or affine.kind != "affine":
         raise DlibFormatError(f"expected con + affine, got {con.kind} + {affine.kind}")
-    w = con.arrays["weights"].astype(np.float64)  # (out, in, rows, cols)
+    w = con.arrays["weights"]  # (out, in, rows, cols)
     gamma = affine.arrays["gamma"].astype(np.float64)
     beta = affine.arrays["beta"].astype(np.float64)
     out_c, in_c, rows, cols = w.shape
     if con.ints["stride_y"] != con.ints["stride_x"] or con.ints["pad_y"] != con.ints["pad_x"]:
         raise DlibFormatError("only square strides and padding are supported")
-    folded = (w * gamma[:, None, None, None]).transpose(2, 3, 1, 0)  # rows, cols, in, out
+    # Multiplied in float64 and rounded once to float32, in one pass; the transposition
+    # to (rows, cols, in, out) then moves float32, half the bytes.
+    folded = np.empty(w.shape, np.float32)
+    np.multiply(w, gamma[:, None, None, None], out=folded, dtype=np.float64, casting="same_kind")
     bias = con.arrays["bias"].astype(np.float64) * gamma + beta
     return Conv(
-        weights=np.ascontiguousarray(folded.reshape(rows * cols * in_c, out_c), np.float32),
+        weights=np.ascontiguousarray(folded.transpose(2, 3, 1, 0)).reshape(
+            rows * cols * in_c, out_c
+        ),
         bias=bias.astype(np.float32),
         rows=rows,
         cols=cols,
@@ -130,12 +135,12 @@ def build_weights(network: Network) -> Weights:
         stem=stem,
         pool=(pool["rows"], pool["stride_y"]),
         blocks=tuple(blocks),
-        fc=np.ascontiguousarray(fc, np.float32),
+        fc=np.array(fc, np.float32),  # a copy: the layer's array is a view of the file
     )
 
 
 def load_weights(model_file: str | Path | None = None) -> Weights:
-    """Parsed weights of the face recognition model (~0.15 s), read once per process."""
+    """Parsed weights of the face recognition model (~0.1 s), read once per process."""
     path = model_file or models.model_path(models.FACE_RECOGNITION_MODEL)
     return _cached_weights(str(Path(path).resolve()))
 
