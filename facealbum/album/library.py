@@ -42,6 +42,7 @@ from facealbum.model import (
 
 if TYPE_CHECKING:
     from facealbum.album.scan import ScanJob
+    from facealbum.album.scan_workers import ScanWorkers
     from facealbum.engine.query import QueryAnalyser
 
 # The disk errors are part of the facade: front ends catch them from here.
@@ -255,6 +256,7 @@ class Album(PeopleMixin):
         cancel: threading.Event | None = None,
         pause: threading.Event | None = None,
         prune: bool = False,
+        workers: ScanWorkers | None = None,
     ) -> ScanProgress:
         """Bring the library up to date with the disk (blocking). `folders`: library folders,
         or sub-folders of them, to scan; None = all.
@@ -262,9 +264,10 @@ class Album(PeopleMixin):
         Photos are removed only when their folder was read and they are not in it. A
         folder that cannot be read is offline: its photos stay (final.offline). Removals
         that are most of a folder, or under a bare folder (an empty mount point), wait
-        for the user (final.held_back) unless `prune`."""
+        for the user (final.held_back) unless `prune`. `workers`: worker processes to
+        analyse with, left running (else the scan starts and stops its own)."""
         targets = self._scan_targets(folders)
-        final = self._scan_job(targets, progress, cancel, pause, prune=prune).run()
+        final = self._scan_job(targets, progress, cancel, pause, workers, prune=prune).run()
         # New faces join groups and get suggestions (a cancelled scan's faces too).
         self._update_people_after_scan()
         return final
@@ -277,6 +280,7 @@ class Album(PeopleMixin):
         progress: Callable[[ScanProgress], None] | None = None,
         cancel: threading.Event | None = None,
         pause: threading.Event | None = None,
+        workers: ScanWorkers | None = None,
     ) -> ScanProgress:
         """Find the faces of every photo again with `detector` (default: the recommended
         one), which becomes the library's; a scan besides (new and changed photos too).
@@ -291,7 +295,7 @@ class Album(PeopleMixin):
         if detector != self.settings.detector:
             self.update_settings(replace(self.settings, detector=detector))
         targets = self._scan_targets(folders)
-        final = self._scan_job(targets, progress, cancel, pause, redetect=True).run()
+        final = self._scan_job(targets, progress, cancel, pause, workers, redetect=True).run()
         # New faces join groups and get suggestions (a cancelled scan's faces too).
         self._update_people_after_scan()
         return final
@@ -302,6 +306,7 @@ class Album(PeopleMixin):
         progress: Callable[[ScanProgress], None] | None,
         cancel: threading.Event | None,
         pause: threading.Event | None,
+        workers: ScanWorkers | None,
         **mode: bool,
     ) -> ScanJob:
         # Imported here: the scan brings OpenCV, which opening the window need not wait for.
@@ -310,7 +315,7 @@ class Album(PeopleMixin):
         folders = dict(self._folder_paths())
         return ScanJob(
             self._sync, self.settings, self.directory, folders, targets, self.backup,
-            progress, cancel, pause, **mode,
+            progress, cancel, pause, workers, **mode,
         )  # fmt: skip
 
     def _scan_targets(self, folders: list[Path] | None) -> list[tuple[int, Path]]:

@@ -11,6 +11,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -42,6 +43,7 @@ from facealbum.model import (
 
 if TYPE_CHECKING:
     from facealbum.album.index_sync import IndexSync
+    from facealbum.album.scan_workers import ScanWorkers
     from facealbum.config import Settings
 
 BATCH_PHOTOS = 50
@@ -76,10 +78,12 @@ class ScanJob:
         progress: Callable[[ScanProgress], None] | None,
         cancel: threading.Event | None,
         pause: threading.Event | None,
+        given_workers: ScanWorkers | None = None,
         prune: bool = False,
         redetect: bool = False,
     ) -> None:
         self.sync = sync
+        self.given_workers = given_workers
         self.settings = settings
         self.library_dir = library_dir
         self.folders = folders
@@ -156,12 +160,10 @@ class ScanJob:
         candidates = self._moved_candidates(removed, to_analyse, known)
         self.clock = ScanClock(len(to_analyse) + len(again))
         self._report(ScanPhase.SCANNING, force=True)
-        settings = self.settings
         detector = self._usable_detector()
-        workers = min(settings.effective_workers(), max(1, len(to_analyse) + len(again)))
         try:
             if to_analyse or again:
-                with ScanPool(workers, detector, settings.min_face_px) as pool:
+                with self._pool(detector, len(to_analyse) + len(again)) as pool:
                     self._analyse(pool, to_analyse, candidates)
                     if again and not self.cancel.is_set():
                         self._analyse(pool, again, None)
@@ -180,6 +182,15 @@ class ScanJob:
             self.sync.save()
         final = ScanPhase.CANCELLED if self.cancel.is_set() else ScanPhase.DONE
         return self._report(final, force=True)
+
+    def _pool(self, detector: str, photos: int) -> AbstractContextManager[ScanPool]:
+        """The workers the scan was given when they find faces as it must (they keep
+        running after it), else workers of its own, no more than there are photos."""
+        given, min_face_px = self.given_workers, self.settings.min_face_px
+        if given is not None and given.fits(detector, min_face_px):
+            return nullcontext(given.pool)
+        workers = min(self.settings.effective_workers(), max(1, photos))
+        return ScanPool(workers, detector, min_face_px)
 
     def _plan(self) -> tuple[list[DiskPhoto], list[str], dict[str, KnownPhoto]]:
         """Walk each target and compare it with the library: (photos to analyse, paths

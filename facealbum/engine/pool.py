@@ -117,11 +117,18 @@ class ProcessPool:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def close(self) -> None:
-        """Stop every worker: politely first, then by force."""
+    def start(self) -> None:
+        """Start the workers now rather than on the first run: they set themselves up
+        (models, imports) while the caller prepares its tasks."""
+        self._start_workers(None)
+
+    def close(self, at_once: bool = False) -> None:
+        """Stop every worker: politely first, then by force. `at_once`: by force straight
+        away, for workers that hold nothing but may still be setting themselves up (they
+        would read the polite request only once set up)."""
         workers, self._workers = self._workers, []
         for w in workers:
-            if w.held:
+            if w.held or at_once:
                 w.process.terminate()
             else:
                 try:

@@ -367,10 +367,16 @@ class ScanPool:
         # Two photos per worker: one running, one waiting, so no worker idles between
         # photos while memory and cancel latency stay bounded.
         self._pool = ProcessPool(workers, setup, depth=2, name="facealbum-scan")
+        self.detector = detector
+        self.min_face_px = min_face_px
 
     @property
     def workers(self) -> int:
         return self._pool.workers
+
+    def start(self) -> None:
+        """Start the workers now; each loads its models while the caller plans the scan."""
+        self._pool.start()
 
     def __enter__(self) -> ScanPool:
         return self
@@ -378,8 +384,8 @@ class ScanPool:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def close(self) -> None:
-        self._pool.close()
+    def close(self, at_once: bool = False) -> None:
+        self._pool.close(at_once)
 
     def run(
         self,

@@ -514,6 +514,7 @@ class MainWindow(QMainWindow):
             from facealbum.ui.tasks import wait_for_pool
 
             wait_for_pool("scan", 10.0)  # a cancelled scan stops after its current photos
+            self.context.scan.release_workers()
             try:
                 album.close()
             except StoreError as e:  # the window goes; the message must not go unseen

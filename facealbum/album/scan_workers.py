@@ -1,0 +1,76 @@
+"""Scan worker processes started ahead of a scan and kept between scans.
+
+Each scan worker spends about half a second of CPU on its imports and models before its
+first photo. A scan on its own starts its workers once it has planned and stops them
+when it ends. Workers given to Album.scan are used instead, and outlive the scan:
+
+- the command line starts them before it opens the library, so that they load their
+  models while the main process imports the rest of the facade and plans the scan;
+- the app keeps them between the scans of its folders, so that a photo added to a
+  watched folder is analysed without waiting for new workers.
+
+This module imports only what starting the workers needs, not the rest of the facade.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from facealbum import config
+from facealbum.engine.scanner import ScanPool
+
+
+class ScanWorkers:
+    """Worker processes for the scans of libraries with these settings; close() ends them.
+
+    One scan at a time may use them. A scan whose library finds faces another way (its
+    detector or smallest face differ) starts workers of its own and leaves these alone.
+    """
+
+    def __init__(self, settings: config.Settings) -> None:
+        self._made_for = _setup(settings)
+        self._pool = ScanPool(*self._made_for)
+
+    @classmethod
+    def started_for(cls, library_dir: Path, detector: str | None = None) -> ScanWorkers:
+        """Workers already starting, set up as the library in `library_dir` says (its
+        settings file; a new library's defaults), with `detector` when one is given."""
+        settings = config.load_settings(library_dir)
+        if detector is not None:
+            settings = replace(settings, detector=detector)
+        workers = cls(settings)
+        workers.start()
+        return workers
+
+    @property
+    def pool(self) -> ScanPool:
+        return self._pool
+
+    def made_for(self, settings: config.Settings) -> bool:
+        """Whether these are the workers a library with `settings` would start."""
+        return self._made_for == _setup(settings)
+
+    def fits(self, detector: str, min_face_px: int) -> bool:
+        """Whether these workers find faces as a scan with these settings must."""
+        return (self._pool.detector, self._pool.min_face_px) == (detector, min_face_px)
+
+    def start(self) -> None:
+        """Start the processes now (they also start on a scan's first photo)."""
+        self._pool.start()
+
+    def close(self) -> None:
+        """End the processes; a later scan that is given these workers starts them again.
+        They hold no photo between scans, and may still be loading their models (a
+        command that found nothing to scan), so they are ended without waiting."""
+        self._pool.close(at_once=True)
+
+    def __enter__(self) -> ScanWorkers:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _setup(settings: config.Settings) -> tuple[int, str, int]:
+    return settings.effective_workers(), settings.detector, settings.min_face_px
