@@ -74,3 +74,14 @@ def test_photos_are_analysed_once_the_models_are_back(faces_dir, tmp_path: Path,
         final = album.scan()
         assert final.phase == "done" and final.done == len(OBAMA) and final.errors == 0
         assert final.faces_found == len(OBAMA)
+
+
+def test_a_worker_without_the_model_files_fails_at_its_start(monkeypatch, tmp_path) -> None:
+    # What a real worker runs first: it loads every model, so a missing file stops the
+    # scan with the message above before any photo is handed out.
+    from facealbum.engine import models
+    from facealbum.engine.scanner import _photo_handler
+
+    monkeypatch.setattr(models, "models_dir", lambda: tmp_path)
+    with pytest.raises(ModelsNotFoundError, match="shape_predictor_5_face_landmarks.dat"):
+        _photo_handler("yunet", 16)

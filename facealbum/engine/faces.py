@@ -306,6 +306,14 @@ class FaceEngine:
 
     # -- models ------------------------------------------------------------------------
 
+    def load_models(self) -> None:
+        """Load every model now instead of on first use; raises ModelsNotFoundError or
+        DetectorUnavailable when one cannot be loaded."""
+        detector = self._load_detector()
+        if self.detector == "yunet":
+            detector.load()
+        self._load_encoder()
+
     def _load_detector(self) -> Any:
         if self._detector is None:
             import dlib

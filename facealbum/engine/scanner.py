@@ -299,22 +299,19 @@ __all__ = [
 
 
 def _photo_handler(detector: str, min_face_px: int) -> Callable[[DiskPhoto, object], ScanResult]:
-    """Runs once in each worker process: builds its own FaceEngine (models load lazily)."""
+    """Runs once in each worker process: builds its own FaceEngine, models loaded."""
     import cv2
 
-    from facealbum.engine import models
     from facealbum.engine.faces import FaceEngine
 
-    # Missing model files must stop the scan with one clear message, not fail every photo.
-    needed = [models.SHAPE_PREDICTOR_5, models.FACE_RECOGNITION_MODEL]
-    if detector == "cnn":
-        needed.append(models.CNN_FACE_DETECTOR)
-    for name in needed:
-        models.model_path(name)
     # A scan runs one worker per core: OpenCV's own threads (YuNet, resizing) would only
     # contend with the other workers, and cost YuNet 1.4x the CPU for the same photo.
     cv2.setNumThreads(1)
     engine = FaceEngine(detector=detector, min_face_px=min_face_px)
+    # Now, not on the first photo: workers started ahead of the scan (ScanWorkers) are
+    # ready when its photos come, and missing model files stop the scan with one clear
+    # message instead of failing every photo.
+    engine.load_models()
 
     def handle(photo: DiskPhoto, moved_candidates: object) -> ScanResult:
         return analyse_photo(engine, photo, moved_candidates or {})

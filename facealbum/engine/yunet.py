@@ -28,6 +28,8 @@ MODEL_SHA256 = "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4
 CANDIDATE_SCORE = 0.3
 NMS_IOU = 0.3  # boxes overlapping more than this are one face
 TOP_K = 5000
+# Any input size will do to build the network: each image sets its own.
+BUILD_SIZE = 320
 
 
 class DetectorUnavailable(RuntimeError):
@@ -79,6 +81,10 @@ class YuNet:
     def __init__(self, model: Path | None = None) -> None:
         self._model = model
         self._net: cv2.FaceDetectorYN | None = None
+
+    def load(self) -> None:
+        """Build the network now rather than on the first image."""
+        self._detector(BUILD_SIZE, BUILD_SIZE)
 
     def _detector(self, width: int, height: int) -> cv2.FaceDetectorYN:
         if self._net is None:
