@@ -175,7 +175,7 @@ def start_scan_workers(args: argparse.Namespace, directory: Path) -> ScanWorkers
 
 
 def _scan_summary(final: ScanProgress, as_json: bool, failed: bool) -> int:
-    from facealbum.model import ScanPhase  # numpy: not at start-up
+    from facealbum.model import ScanPhase  # its dataclasses: not at start-up
 
     if as_json:
         print_json(_progress_dict(final))
