@@ -202,3 +202,50 @@ def test_a_file_name_that_is_not_utf8_is_scanned_kept_and_shown(faces_dir, tmp_p
     assert "caf\\xe9 \\xff.jpg" in capsys.readouterr().out  # readable, never a crash
     assert main(["--library", library, "search", "--json", os.fsdecode(odd)]) == 0
     assert capsys.readouterr().out
+
+
+@pytest.fixture
+def away(faces_dir: Path, tmp_path: Path):
+    """Obama named Mom and Biden rejected for Mom, both photos then away from disk (moved
+    to a folder not scanned yet); Mum, another person. Yields (album, ids, bring_back)."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    obama, biden, _ = build_folder(faces_dir, first, (OBAMA[0], OTHERS[0], OTHERS[2]))
+    second.mkdir()
+    with _open(tmp_path) as album:
+        album.add_folder(first)
+        album.add_folder(second)
+        album.scan()
+        faces = _faces_by_stem(album)
+        ids = {"mom": album.create_person("Mom"), "mum": album.create_person("Mum")}
+        album.assign_faces([faces["obama_1"][0].id], ids["mom"])
+        album.reject(faces["biden_2"][0].id, ids["mom"])
+        move(obama, second)
+        move(biden, second)
+        album.scan([first])
+        assert album.stats()["vanished_photos"] == 2
+        yield album, ids, lambda: album.scan([second])
+
+
+def _rejected_for(album: Album, person_id: int) -> set[str]:
+    rejected = people_queries.rejected_for(library_store(album).conn, person_id)
+    return {Path(album.face(f).photo).stem for f in rejected}
+
+
+def test_a_person_merged_while_their_photo_is_away_keeps_it(away):
+    album, ids, bring_back = away
+    album.merge_people([ids["mom"]], ids["mum"])
+    bring_back()
+    assert _names(album) == {"obama_1": "Mum", "biden_2": None, "clapton_1": None}
+    assert _rejected_for(album, ids["mum"]) == {"biden_2"}  # carried over, as at hand
+
+
+def test_undoing_a_merge_or_a_delete_gives_an_away_photo_its_person_back(away):
+    album, ids, bring_back = away
+    album.merge_people([ids["mom"]], ids["mum"])
+    album.undo()
+    album.delete_person(ids["mom"])
+    album.undo()
+    bring_back()
+    assert _names(album) == {"obama_1": "Mom", "biden_2": None, "clapton_1": None}
+    assert _rejected_for(album, ids["mom"]) == {"biden_2"}
+    assert _rejected_for(album, ids["mum"]) == set()

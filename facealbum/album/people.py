@@ -219,6 +219,7 @@ class PeopleMixin:
                 carried = [(f, target_id) for f in pq.rejected_for(conn, source)]
                 pw.add_rejections(conn, rec, carried)
                 pw.set_person(conn, rec, keep, target_id, "user")
+                pw.move_vanished_faces(conn, rec, source, target_id)
                 moved += faces
                 pw.delete_person(conn, rec, source)  # the refused faces become unassigned
             rec.description = f"Merge into {target}"

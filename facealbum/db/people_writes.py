@@ -30,6 +30,10 @@ class UndoRecord:
         self.groups: dict[int, int | None] = {}  # id -> hidden | absent
         self.rejections: dict[tuple[int, int], bool] = {}  # (face, person) -> existed
         self.hints: dict[int, int] = {}  # face id -> rejected flag
+        # Faces of photos away from disk (vanished_faces): id -> [person_id, assigned_by,
+        # confidence], and their rejections: (face, person) -> existed.
+        self.vanished: dict[int, list[Any]] = {}
+        self.vanished_rejections: dict[tuple[int, int], bool] = {}
 
     def keep_faces(self, face_ids: Iterable[int]) -> None:
         todo = [int(i) for i in dict.fromkeys(face_ids) if int(i) not in self.faces]
@@ -71,6 +75,21 @@ class UndoRecord:
         if row is not None:
             self.hints[face_id] = int(row[0])
 
+    def keep_vanished_faces_of(self, person_id: int) -> list[int]:
+        """Keep the faces of vanished photos that `person_id` has, and their rejections of
+        that person; returns those faces."""
+        rows = self.conn.execute(
+            "SELECT id, person_id, assigned_by, confidence FROM vanished_faces WHERE person_id = ?",
+            (person_id,),
+        ).fetchall()
+        for r in rows:
+            self.vanished.setdefault(r[0], list(r[1:]))
+        for (face_id,) in self.conn.execute(
+            "SELECT face_id FROM vanished_rejections WHERE person_id = ?", (person_id,)
+        ).fetchall():
+            self.vanished_rejections.setdefault((face_id, person_id), True)
+        return [r[0] for r in rows]
+
     def payload(self) -> dict[str, Any]:
         return {
             "faces": [[k, *v] for k, v in self.faces.items()],
@@ -78,6 +97,8 @@ class UndoRecord:
             "groups": [[k, v] for k, v in self.groups.items()],
             "rejections": [[f, p, e] for (f, p), e in self.rejections.items()],
             "hints": [[k, v] for k, v in self.hints.items()],
+            "vanished": [[k, *v] for k, v in self.vanished.items()],
+            "vanished_rejections": [[f, p, e] for (f, p), e in self.vanished_rejections.items()],
         }
 
 
@@ -224,9 +245,56 @@ def delete_person(conn: sqlite3.Connection, rec: UndoRecord, person_id: int) -> 
         "SELECT face_id FROM rejections WHERE person_id = ?", (person_id,)
     ).fetchall():
         rec.keep_rejection(face_id, person_id)  # the delete cascades to them
+    # The delete also takes the person from the faces of photos away from disk (and their
+    # rejections of it): kept, so that undo gives it back to them too.
+    rec.keep_vanished_faces_of(person_id)
     set_person(conn, rec, faces, None, None)
     conn.execute("DELETE FROM people WHERE id = ?", (person_id,))
     return faces
+
+
+def move_vanished_faces(
+    conn: sqlite3.Connection, rec: UndoRecord, source: int, target: int
+) -> None:
+    """Before `source` is merged into `target`: the faces of photos away from disk (an
+    unplugged drive, a folder not scanned yet) go to `target` as the faces at hand do, and
+    their rejections of `source` become rejections of `target`; a face rejected for
+    `target` is left without a person. Otherwise they would come back nameless."""
+    faces = rec.keep_vanished_faces_of(source)
+    refused = {
+        r[0]
+        for r in conn.execute(
+            "SELECT face_id FROM vanished_rejections WHERE person_id = ? AND face_id IN"
+            " (SELECT id FROM vanished_faces WHERE person_id = ?)",
+            (target, source),
+        )
+    }
+    for face_id in faces:
+        if face_id in refused:
+            conn.execute(
+                "UPDATE vanished_faces SET person_id = NULL, assigned_by = NULL,"
+                " confidence = NULL WHERE id = ?",
+                (face_id,),
+            )
+        else:
+            conn.execute(
+                "UPDATE vanished_faces SET person_id = ?, assigned_by = 'user', confidence = NULL"
+                " WHERE id = ?",
+                (target, face_id),
+            )
+    for (face_id,) in conn.execute(
+        "SELECT face_id FROM vanished_rejections WHERE person_id = ?", (source,)
+    ).fetchall():
+        key = (face_id, target)
+        if key not in rec.vanished_rejections:
+            rec.vanished_rejections[key] = bool(
+                conn.execute(
+                    "SELECT 1 FROM vanished_rejections WHERE face_id = ? AND person_id = ?", key
+                ).fetchone()
+            )
+        conn.execute(
+            "INSERT OR IGNORE INTO vanished_rejections (face_id, person_id) VALUES (?, ?)", key
+        )
 
 
 def set_group_hidden(
@@ -329,8 +397,34 @@ def undo(conn: sqlite3.Connection, entry_id: int, payload: str) -> list[int]:
             )
     for face_id, rejected in data["hints"]:
         conn.execute("UPDATE face_hints SET rejected = ? WHERE face_id = ?", (rejected, face_id))
+    _undo_vanished(conn, data)
     conn.execute("DELETE FROM undo_log WHERE id = ?", (entry_id,))
     return faces
+
+
+def _undo_vanished(conn: sqlite3.Connection, data: dict[str, Any]) -> None:
+    """The faces of photos away from disk, as they were (entries logged before these were
+    kept have none). A face or person gone since is left alone."""
+    person_exists = "(? IS NULL OR EXISTS (SELECT 1 FROM people WHERE id = ?))"
+    for face_id, person_id, assigned_by, confidence in data.get("vanished", []):
+        conn.execute(
+            "UPDATE vanished_faces SET person_id = ?, assigned_by = ?, confidence = ?"
+            f" WHERE id = ? AND {person_exists}",
+            (person_id, assigned_by, confidence, face_id, person_id, person_id),
+        )
+    for face_id, person_id, existed in data.get("vanished_rejections", []):
+        if existed:
+            conn.execute(
+                "INSERT OR IGNORE INTO vanished_rejections (face_id, person_id)"
+                " SELECT ?, ? WHERE EXISTS (SELECT 1 FROM vanished_faces WHERE id = ?)"
+                " AND EXISTS (SELECT 1 FROM people WHERE id = ?)",
+                (face_id, person_id, face_id, person_id),
+            )
+        else:
+            conn.execute(
+                "DELETE FROM vanished_rejections WHERE face_id = ? AND person_id = ?",
+                (face_id, person_id),
+            )
 
 
 # -- suggestions and hints (derived, not undone) --------------------------------------------
