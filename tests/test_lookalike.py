@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,30 @@ def test_lookalike_on_a_folder_answers_nearest_first_with_titles(
     assert main(argv) == 0  # in words, the collection reused
     out = capsys.readouterr().out
     assert "alike  Portrait of a Young Man, Frans Hals, 1650" in out.splitlines()[1]
+
+
+def test_titles_follow_collection_csv_and_only_the_recent_ones_are_kept(
+    tmp_path, faces_dir, monkeypatch
+):
+    from facealbum.album import Album
+    from facealbum.album import library as album_library
+
+    portraits = tmp_path / "portraits"
+    for i, source in enumerate((OBAMA[0], *OTHERS)):
+        reduced_copy(faces_dir / source, portraits / f"p{i}.jpg", 320)
+    csv = portraits / "collection.csv"
+    csv.write_text("file,title\n" + "".join(f"p{i}.jpg,Portrait {i}\n" for i in range(4)))
+    monkeypatch.setattr(album_library, "ARTWORKS_KEPT", 2)
+    with Album.open(tmp_path / "library") as album:
+        album.add_folder(portraits)
+        album.scan()
+        by_file = {
+            Path(info.path).name: pid for pid, info in album.photos(album.photo_ids()).items()
+        }
+        ids = [by_file[f"p{i}.jpg"] for i in range(4)]
+        assert [album.artwork(pid).title for pid in ids] == [f"Portrait {i}" for i in range(4)]
+        assert len(album._artworks) == 2  # a long session keeps only the recent titles
+        csv.write_text("file,title\np0.jpg,Renamed\n")
+        os.utime(csv, (csv.stat().st_atime, csv.stat().st_mtime + 10))
+        # An edited collection.csv is read again, for titles remembered or not.
+        assert [album.artwork(pid).title for pid in (ids[0], ids[3])] == ["Renamed", "P3"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -45,6 +46,11 @@ if TYPE_CHECKING:
     from facealbum.album.scan_workers import ScanWorkers
     from facealbum.engine.query import QueryAnalyser
 
+# Titles remembered for look-alikes: a session shows some hundreds of portraits, and a
+# collection of 100,000 must not keep every title it ever showed (nor old ones of files
+# that changed) for as long as it is open.
+ARTWORKS_KEPT = 4096
+
 # The disk errors are part of the facade: front ends catch them from here.
 __all__ = ["Album", "LibraryError", "StoreBusy", "StoreError"]
 
@@ -71,9 +77,11 @@ class Album(PeopleMixin):
         self._query_settings: tuple[str, int] | None = None  # what it was built with
         self._query_lock = threading.Lock()
         self._daily_backup: threading.Thread | None = None
-        # Titles of the photos shown as look-alikes: (path, mtime) -> Artwork.
-        self._artworks: dict[tuple[str, float], Artwork] = {}
-        self._listed: dict[tuple[str, float], dict[str, Artwork]] = {}
+        # Titles of the photos shown as look-alikes, (path, mtime, its collection.csv's mtime)
+        # -> Artwork, the most recently shown last; and each folder's collection.csv,
+        # folder -> (mtime, titles).
+        self._artworks: OrderedDict[tuple[str, float, float | None], Artwork] = OrderedDict()
+        self._listed: dict[str, tuple[float, dict[str, Artwork]]] = {}
         self._artwork_lock = threading.Lock()
         self._closed = False
 
@@ -372,7 +380,7 @@ class Album(PeopleMixin):
     def artwork(self, photo_id: int) -> Artwork:
         """What the photo is called where its folder or metadata say so (a portrait's title,
         maker, date, link); else a title made from its file name. Reads the file (and a
-        collection.csv beside it) on first use, then remembers it until the file changes."""
+        collection.csv beside it) on first use, then remembers it until either changes."""
         info = self.photo(photo_id)
         if info is None:
             raise LibraryError(f"no photo with id {photo_id}")
@@ -381,29 +389,35 @@ class Album(PeopleMixin):
             stamp = path.stat().st_mtime
         except OSError:  # offline or gone: what its name says
             return Artwork(title=titles.title_from_file_name(path))
-        key = (info.path, stamp)
+        listed_stamp, listed = self._listed_artworks(path.parent)
+        key = (info.path, stamp, listed_stamp)
         with self._artwork_lock:
             known = self._artworks.get(key)
+            if known is not None:
+                self._artworks.move_to_end(key)
         if known is None:
-            known = titles.read_artwork(path, self._listed_artworks(path.parent))
+            known = titles.read_artwork(path, listed)
             with self._artwork_lock:
                 self._artworks[key] = known
+                while len(self._artworks) > ARTWORKS_KEPT:
+                    self._artworks.popitem(last=False)
         return known
 
-    def _listed_artworks(self, folder: Path) -> dict[str, Artwork]:
-        """The folder's collection.csv, read once per change of the file."""
+    def _listed_artworks(self, folder: Path) -> tuple[float | None, dict[str, Artwork]]:
+        """(mtime, titles) of the folder's collection.csv, read once per change of the file;
+        (None, {}) without one."""
         try:
             stamp = (folder / titles.COLLECTION_CSV).stat().st_mtime
         except OSError:
-            return {}
-        key = (str(folder), stamp)
+            return None, {}
         with self._artwork_lock:
-            listed = self._listed.get(key)
-        if listed is None:
-            listed = titles.read_collection_csv(folder)
-            with self._artwork_lock:
-                self._listed[key] = listed
-        return listed
+            known = self._listed.get(str(folder))
+        if known is not None and known[0] == stamp:
+            return known
+        listed = titles.read_collection_csv(folder)
+        with self._artwork_lock:
+            self._listed[str(folder)] = (stamp, listed)
+        return stamp, listed
 
     def detector_of_photos(self) -> str | None:
         """The detector that found the faces of most photos (one query over the photos: run
