@@ -10,10 +10,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # only named in annotations: starting a scan's workers needs no numpy
-    import numpy as np
+import numpy as np
 
 
 class _Word(str, Enum):

@@ -160,11 +160,15 @@ def _photo_of_each_face(conn: sqlite3.Connection) -> dict[int, int]:
 def test_a_killed_scan_resumes_without_redoing_or_duplicating(faces_dir, tmp_path, capsys):
     photos = tmp_path / "photos"
     sources = (*OBAMA, *OTHERS)
-    for side in (520, 580, 640):  # three sizes of each: distinct files, same faces
+    # Six sizes of each: distinct files, same faces; enough photos that the first batch
+    # written (after a second) cannot hold them all even on a fast machine.
+    sides = (520, 580, 640, 700, 760, 820)
+    for side in sides:
         for rel in sources:
             reduced_copy(faces_dir / rel, photos / f"{Path(rel).stem}_{side}.jpg", long_side=side)
     build_folder(faces_dir, photos, (GROUP,))
-    expected_faces = 3 * len(sources) + 2
+    total = len(sides) * len(sources) + 1
+    expected_faces = len(sides) * len(sources) + 2
     lib = tmp_path / "lib"
     lib.mkdir()
     (lib / "settings.json").write_text('{"workers": 1}')  # slow enough to kill mid-way
@@ -172,7 +176,7 @@ def test_a_killed_scan_resumes_without_redoing_or_duplicating(faces_dir, tmp_pat
 
     kill_scan_midway(lib, photos, lambda: bool(_committed_photos(db)))  # mid-way
     before = _committed_photos(db)
-    assert 0 < len(before) < 16, "the kill should land mid-scan"
+    assert 0 < len(before) < total, "the kill should land mid-scan"
     conn = sqlite3.connect(db)
     faces_before = _photo_of_each_face(conn)
     conn.close()
@@ -180,11 +184,11 @@ def test_a_killed_scan_resumes_without_redoing_or_duplicating(faces_dir, tmp_pat
     code, out, _ = run(capsys, "--library", str(lib), "scan", str(photos), "--json")
     summary = json.loads(out)
     assert code == 0 and summary["phase"] == "done"
-    assert summary["total"] == 16 - len(before)  # committed photos were not analysed again
+    assert summary["total"] == total - len(before)  # committed: not analysed again
 
     conn = sqlite3.connect(db)
     after = _photo_paths(conn)
-    assert len(after) == 16 and set(after.values()) == {str(p) for p in photos.iterdir()}
+    assert len(after) == total and set(after.values()) == {str(p) for p in photos.iterdir()}
     assert all(after[i] == p for i, p in before.items())
     faces_after = _photo_of_each_face(conn)
     assert faces_before.items() <= faces_after.items()

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from library_builder import OBAMA, build_folder
 
-from facealbum.album import Album, LibraryError, scan_workers
+from facealbum.album import Album, LibraryError
 from facealbum.album import scan as album_scan
 from facealbum.cli.main import main
 from facealbum.engine.models import ModelsNotFoundError
@@ -26,14 +26,11 @@ class _PoolWithoutModels(ScanPool):
 
     def __init__(self, workers: int, detector: str = "hog", min_face_px: int = 40) -> None:
         self._pool = ProcessPool(workers, _setup_without_models, name="facealbum-test")
-        self.detector, self.min_face_px = detector, min_face_px
 
 
 @pytest.fixture
 def no_models(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Wherever the facade starts scan workers: for the scan, or ahead of it (command line).
     monkeypatch.setattr(album_scan, "ScanPool", _PoolWithoutModels)
-    monkeypatch.setattr(scan_workers, "ScanPool", _PoolWithoutModels)
 
 
 def test_scan_without_models_raises_one_library_error(faces_dir, tmp_path, no_models) -> None:

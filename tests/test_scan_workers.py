@@ -1,5 +1,5 @@
-"""Scan workers started ahead of a scan and kept between scans: by the facade, the command
-line and the app's scan controller."""
+"""Scan workers kept between scans: by the facade and the app's scan controller; the command
+line, which keeps none, leaves none behind."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def test_the_command_line_leaves_no_worker_behind(tmp_path, faces_dir, capsys):
     command = ["--library", str(tmp_path / "lib"), "scan", str(tmp_path / "photos")]
     assert main(command) == 0
     assert scan_processes() == set()
-    assert main(command) == 0  # nothing new: the workers started ahead end unused
+    assert main(command) == 0  # nothing new: no worker started
     assert scan_processes() == set()
     assert "2 of 2 photos analysed" in capsys.readouterr().out
 

@@ -1,21 +1,13 @@
-"""Scan worker processes started ahead of a scan and kept between scans.
+"""Scan worker processes kept between the scans of the app.
 
 Each scan worker spends about half a second of CPU on its imports and models before its
 first photo. A scan on its own starts its workers once it has planned and stops them
-when it ends. Workers given to Album.scan are used instead, and outlive the scan:
-
-- the command line starts them before it opens the library, so that they load their
-  models while the main process imports the rest of the facade and plans the scan;
-- the app keeps them between the scans of its folders, so that a photo added to a
-  watched folder is analysed without waiting for new workers.
-
-This module imports only what starting the workers needs, not the rest of the facade.
+when it ends. Workers given to Album.scan are used instead and outlive the scan: the app
+keeps them for a while after each scan, so that a user adding one folder after another
+does not wait for new workers each time (bench/kept_workers.py).
 """
 
 from __future__ import annotations
-
-from dataclasses import replace
-from pathlib import Path
 
 from facealbum import config
 from facealbum.engine.scanner import ScanPool
@@ -31,17 +23,6 @@ class ScanWorkers:
     def __init__(self, settings: config.Settings) -> None:
         self._made_for = _setup(settings)
         self._pool = ScanPool(*self._made_for)
-
-    @classmethod
-    def started_for(cls, library_dir: Path, detector: str | None = None) -> ScanWorkers:
-        """Workers already starting, set up as the library in `library_dir` says (its
-        settings file; a new library's defaults), with `detector` when one is given."""
-        settings = config.load_settings(library_dir)
-        if detector is not None:
-            settings = replace(settings, detector=detector)
-        workers = cls(settings)
-        workers.start()
-        return workers
 
     @property
     def pool(self) -> ScanPool:
@@ -61,8 +42,8 @@ class ScanWorkers:
 
     def close(self) -> None:
         """End the processes; a later scan that is given these workers starts them again.
-        They hold no photo between scans, and may still be loading their models (a
-        command that found nothing to scan), so they are ended without waiting."""
+        They hold no photo between scans, and may still be loading their models (when
+        closed right after start()), so they are ended without waiting."""
         self._pool.close(at_once=True)
 
     def __enter__(self) -> ScanWorkers:

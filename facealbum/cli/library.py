@@ -17,7 +17,6 @@ from facealbum.cli.output import PROG, CommandError, fail, print_json, readable_
 
 if TYPE_CHECKING:
     from facealbum.album import Album
-    from facealbum.album.scan_workers import ScanWorkers
     from facealbum.model import Face, Match, ScanProgress
 
 T = TypeVar("T")
@@ -139,43 +138,19 @@ def cmd_scan(album: Album, args: argparse.Namespace) -> int:
             f"the library finds faces with {args.detector} from now on; photos scanned "
             f"before keep theirs until `{PROG} redetect`"
         )
-    final = _with_scan_feedback(
-        lambda **kw: album.scan(roots, prune=args.prune, workers=args.scan_workers, **kw)
-    )
+    final = _with_scan_feedback(lambda **kw: album.scan(roots, prune=args.prune, **kw))
     return _scan_summary(final, args.json, failed)
 
 
 def cmd_redetect(album: Album, args: argparse.Namespace) -> int:
     roots = [Path(p).expanduser().absolute() for p in args.paths] or None
-    detector, workers = _redetect_with(args), args.scan_workers
-    final = _with_scan_feedback(
-        lambda **kw: album.find_faces_again(roots, detector=detector, workers=workers, **kw)
-    )
+    detector = args.detector or config.RECOMMENDED_DETECTOR
+    final = _with_scan_feedback(lambda **kw: album.find_faces_again(roots, detector=detector, **kw))
     return _scan_summary(final, args.json, failed=False)
 
 
-def _redetect_with(args: argparse.Namespace) -> str:
-    return args.detector or config.RECOMMENDED_DETECTOR
-
-
-def start_scan_workers(args: argparse.Namespace, directory: Path) -> ScanWorkers | None:
-    """The worker processes of a command that scans, starting now; None for the others."""
-    if args.command == "scan":
-        detector = args.detector
-    elif args.command == "redetect":
-        detector = _redetect_with(args)
-    else:
-        return None
-    from facealbum.album.scan_workers import ScanWorkers
-
-    try:
-        return ScanWorkers.started_for(directory, detector)
-    except OSError:  # no process to spare: the scan starts its own, and says so if it cannot
-        return None
-
-
 def _scan_summary(final: ScanProgress, as_json: bool, failed: bool) -> int:
-    from facealbum.model import ScanPhase  # its dataclasses: not at start-up
+    from facealbum.model import ScanPhase  # numpy: not at start-up
 
     if as_json:
         print_json(_progress_dict(final))

@@ -65,22 +65,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command is None:
         return _run_gui(args.library)
+    from facealbum.album import LibraryError, StoreBusy, StoreError
     from facealbum.config import resolve_library_dir
 
     directory = resolve_library_dir(args.library)
-    # A command that scans starts its workers first: they load their models while this
-    # process imports the facade and opens the library.
-    args.scan_workers = library.start_scan_workers(args, directory)
-    try:
-        return _run(directory, args)
-    finally:
-        if args.scan_workers is not None:
-            args.scan_workers.close()
-
-
-def _run(directory: Path, args: argparse.Namespace) -> int:
-    from facealbum.album import LibraryError, StoreBusy, StoreError
-
     try:
         if hasattr(args, "library_handler"):  # backups, restore: the library stays closed
             return args.library_handler(directory, args)
