@@ -258,8 +258,10 @@ def test_a_killed_scan_is_caught_up_on_the_next_open(faces_dir: Path, tmp_path: 
         assert album.index_state == f"caught up: +{added} -0"
         info = every_face(album)[-1]
         newest = info.id
-        own = album.similar_to_encoding(_encoding(album, newest), top=1, tolerance=EXACT)
-        assert [(m.face_id, m.photo_id) for m in own] == [(newest, info.photo_id)]
+        # Photos smaller than a copy's size are copied as they are, so the newest face may
+        # have exact twins: it must be among the faces found at distance ~0.
+        own = album.similar_to_encoding(_encoding(album, newest), top=10, tolerance=EXACT)
+        assert (newest, info.photo_id) in [(m.face_id, m.photo_id) for m in own]
         final = album.scan()
         assert final.phase == "done" and album.stats()["faces"] == faces_before + later_faces
         assert album.stats()["index"]["size"] == faces_before + later_faces
