@@ -227,3 +227,11 @@ def test_the_version_is_looked_up_only_when_asked_for():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
+
+
+def test_scanning_only_missing_folders_makes_no_library(tmp_path, capsys):
+    lib = tmp_path / "lib"
+    code, _, err = run(capsys, "--library", str(lib), "scan", str(tmp_path / "nowhere"))
+    assert code == 1
+    assert err.strip() == f"facealbum: {tmp_path / 'nowhere'}: no such folder"
+    assert not lib.exists()

@@ -108,6 +108,14 @@ def _detector_option(parser: argparse.ArgumentParser, help: str) -> None:
 # -- scan -------------------------------------------------------------------------------
 
 
+def not_a_folder(raw: str) -> str | None:
+    """What is wrong with a path given to scan, in a line; None when it is a folder."""
+    path = Path(raw).expanduser()
+    if path.is_dir():
+        return None
+    return f"{raw}: {'not a folder' if path.exists() else 'no such folder'}"
+
+
 def cmd_scan(album: Album, args: argparse.Namespace) -> int:
     from facealbum.album import LibraryError
 
@@ -115,12 +123,12 @@ def cmd_scan(album: Album, args: argparse.Namespace) -> int:
     failed = False
     known = [Path(f.path) for f in album.folders()]
     for raw in args.paths:
-        path = Path(raw).expanduser()
-        if not path.is_dir():
+        problem = not_a_folder(raw)
+        if problem is not None:
             failed = True
-            fail(f"{raw}: {'not a folder' if path.exists() else 'no such folder'}")
+            fail(problem)
             continue
-        real = path.resolve()
+        real = Path(raw).expanduser().resolve()
         if not any(real == k or k in real.parents for k in known):
             try:
                 album.add_folder(real)

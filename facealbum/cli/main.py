@@ -95,6 +95,10 @@ def _run_on_album(directory: Path, args: argparse.Namespace) -> int:
     new = not (directory / DATABASE_NAME).exists()
     if new and not _makes_library(args):
         raise CommandError(f"no facealbum library in {directory} (`{PROG} scan PHOTOS` makes one)")
+    if new and args.command == "scan":
+        problems = [library.not_a_folder(raw) for raw in args.paths]
+        if all(problems):  # nothing to scan: no library made for it
+            raise CommandError("; ".join(p for p in problems if p))
     with Album.open(directory) as album:
         if new:
             stderr_line(f"{PROG}: new library in {directory}")
