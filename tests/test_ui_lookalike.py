@@ -356,11 +356,13 @@ def test_what_the_library_choice_is_doing_stays_in_view_while_the_clip_plays(
     assert page.view.displayed_frames > 10
     assert "frames/s" in page.status.text()
     assert "Making a collection of the photos in Museum" in page.status.text()
+    assert "open a library" not in page.status.text()  # one is on its way
 
     page.against.cancel_button.click()
     assert held.cancels[0].is_set() and not page.against.making_row.isVisible()
     qtbot.wait(2_000)
     assert "Stopped making the collection of Museum" in page.status.text()
+    assert "open a library or choose a folder" in page.status.text()
     assert page.library_box.currentIndex() == 0
 
     choose_folder(page, monkeypatch, tmp_path / "Museum")

@@ -605,17 +605,18 @@ class LookalikePage(QWidget):
     def _update_status(self) -> None:
         """What is shown, against what, and what the library choice is doing: that note
         stays until the choice is resolved, whatever else changes."""
-        against = (
-            f"matching against {self.against.name()}"
-            if self.against.library() is not None
-            else "open a library or choose a folder to see look-alikes"
-        )
+        if self.against.library() is not None:
+            against = f"matching against {self.against.name()}"
+        elif self.against.opening:  # the note says what is on its way
+            against = ""
+        else:
+            against = "open a library or choose a folder to see look-alikes"
         pipeline, still = self._pipeline, self._still
         if pipeline is not None:
             frame = self.view.current_frame()
             faces = len(frame.faces) if frame is not None else 0
             fps, per_s = self._rates
-            parts = [f"{fps} frames/s", f"{per_s} matches/s", f"{faces} face(s)", against]
+            parts = [f"{fps} frames/s", f"{per_s} matches/s", plural(faces, "face"), against]
             if pipeline.error:
                 parts.append(pipeline.error)
         elif still is not None:
@@ -626,7 +627,7 @@ class LookalikePage(QWidget):
             parts.append(self.against.note)
         if self._notice is not None and time.monotonic() < self._notice[1]:
             parts.append(self._notice[0])
-        self.status.setText(" · ".join(parts))
+        self.status.setText(" · ".join(part for part in parts if part))
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt API
         super().showEvent(event)

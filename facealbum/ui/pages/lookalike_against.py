@@ -276,6 +276,11 @@ class AgainstChooser(QObject):
             "so far are kept for next time."
         )
 
+    @property
+    def opening(self) -> bool:
+        """Whether a library is being opened, or a collection made, for the choice now."""
+        return self._job is not None
+
     def _cancel_job(self) -> None:
         """Drop the library or collection being opened (a late one is closed on arrival)."""
         if self._job is not None:
