@@ -11,7 +11,8 @@ a shared machine falls on both alike. Wall times are summed per tool; the CPU se
 of each tool (its processes and their children) and the load averages around every
 run are recorded too. True faces are matched by box: ours from the library, the
 tool's by running its own pipeline (load, shrink to 1600 px, HOG upsample 1) on the
-same photos afterwards, untimed. Writes bench/results/scan.json.
+same photos afterwards, untimed. Both tools run as installed: facealbum's modules are
+byte-compiled first, as pip compiles face_recognition's. Writes bench/results/scan.json.
 
     python bench/scan.py [--photos 300] [--chunks 4] [--keep DIR]
 """
