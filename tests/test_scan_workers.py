@@ -76,3 +76,23 @@ def test_the_app_keeps_its_workers_between_scans_for_a_while(
         assert scan_processes() == kept  # the second folder's scan used the same workers
         qtbot.waitUntil(lambda: scan_processes() == set(), timeout=10_000)  # then idle
         assert album.stats()["photos"] == len(OBAMA) + len(OTHERS)
+
+
+def test_the_app_reports_workers_that_cannot_start_as_a_failed_scan(
+    qtbot, tmp_path, faces_dir, monkeypatch
+):
+    from facealbum.engine import pool
+    from facealbum.ui import scan_controller
+
+    def no_process(self):
+        raise OSError(11, "Resource temporarily unavailable")
+
+    build_folder(faces_dir, tmp_path / "a", OBAMA)
+    with Album.open(tmp_path / "lib") as album:
+        album.add_folder(tmp_path / "a")
+        monkeypatch.setattr(pool.ProcessPool, "_spawn", no_process)
+        controller = scan_controller.ScanController()
+        with qtbot.waitSignal(controller.failed, timeout=30_000) as failed:
+            assert controller.start(album)
+        assert "Resource temporarily unavailable" in failed.args[0]
+        assert not controller.is_running()

@@ -119,7 +119,10 @@ class ScanController(QObject):
             if self._workers is not None:
                 self._workers.close()
             self._workers = ScanWorkers(settings)
-        self._workers.start()
+        try:
+            self._workers.start()
+        except OSError:  # no process to spare now: the scan tries again and says why
+            pass
         return self._workers
 
     def _done(self, result: ScanProgress) -> None:
