@@ -90,16 +90,19 @@ def photos_of_person(
     vector = np.asarray(vector, dtype=np.float32).reshape(ENCODING_DIM)
     reach = max(tolerance, params.same_distance)
     candidates = set(_within(index, vector, reach))
+    rows = _CandidateRows(conn)
     looked_around: set[int] = set()
     person: int | None = None
+    rejected: list[int] = []
     for _ in range(MAX_ROUNDS):
-        table = _table(conn, candidates)
+        table = rows.table(candidates)
         result = identify(
-            table, vector, tolerance, rejected=_rejected(conn, person),
+            table, vector, tolerance, rejected=rejected,
             exclude_photo=exclude_photo, params=params,
         )  # fmt: skip
         if result.person_id != person:
             person = result.person_id  # its rejections apply: tier again
+            rejected = pq.rejected_for(conn, person) if person is not None else []
             if person is not None:
                 candidates |= set(pq.faces_of_person(conn, person))
             continue
@@ -133,22 +136,36 @@ def _near_faces(index: FaceIndex, table: FaceTable, face_ids: list[int], reach: 
     return {int(i) for i in ids[(dists <= reach) & (ids >= 0)]}
 
 
-def _table(conn: sqlite3.Connection, face_ids: set[int]) -> FaceTable:
-    """The candidates as the engine's table; faces marked not a face are no candidates."""
-    columns = pq.face_columns(conn, sorted(face_ids))
-    keep = ~columns.not_a_face
-    return FaceTable.of(
-        columns.face_ids[keep],
-        columns.encodings[keep],
-        columns.photo_ids[keep],
-        person_ids=columns.person_ids[keep],
-        assigned_by=[a for a, k in zip(columns.assigned_by, keep, strict=True) if k],
-        group_ids=columns.group_ids[keep],
-    )
+class _CandidateRows:
+    """The candidates' face rows, each read from the database once however many rounds
+    ask for them (a person with thousands of photos is thousands of rows a round)."""
 
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self._parts: list[pq.FaceColumns] = []
+        self._read: set[int] = set()
 
-def _rejected(conn: sqlite3.Connection, person_id: int | None) -> list[int]:
-    return pq.rejected_for(conn, person_id) if person_id is not None else []
+    def table(self, face_ids: set[int]) -> FaceTable:
+        """The faces as the engine's table, by id; faces marked not a face are no
+        candidates. The candidates only ever grow, so every row read is one of them."""
+        new = face_ids - self._read
+        if new or not self._parts:  # an empty read gives empty columns to join
+            self._parts.append(pq.face_columns(self._conn, sorted(new)))
+            self._read |= new
+        parts = self._parts
+        ids = np.concatenate([c.face_ids for c in parts])
+        not_a_face = np.concatenate([c.not_a_face for c in parts])
+        rows = np.argsort(ids, kind="stable")
+        rows = rows[~not_a_face[rows]]
+        assigned_by = [a for c in parts for a in c.assigned_by]
+        return FaceTable.of(
+            ids[rows],
+            np.concatenate([c.encodings for c in parts])[rows],
+            np.concatenate([c.photo_ids for c in parts])[rows],
+            person_ids=np.concatenate([c.person_ids for c in parts])[rows],
+            assigned_by=[assigned_by[r] for r in rows],
+            group_ids=np.concatenate([c.group_ids for c in parts])[rows],
+        )
 
 
 def _matches(
