@@ -34,7 +34,7 @@ class ScanWorkers:
 
     def fits(self, detector: str, min_face_px: int) -> bool:
         """Whether these workers find faces as a scan with these settings must."""
-        return (self._pool.detector, self._pool.min_face_px) == (detector, min_face_px)
+        return self._made_for[1:] == (detector, min_face_px)
 
     def start(self) -> None:
         """Start the processes now (they also start on a scan's first photo)."""
@@ -54,4 +54,5 @@ class ScanWorkers:
 
 
 def _setup(settings: config.Settings) -> tuple[int, str, int]:
+    """(workers, detector, smallest face): ScanPool's arguments."""
     return settings.effective_workers(), settings.detector, settings.min_face_px

@@ -364,8 +364,6 @@ class ScanPool:
         # Two photos per worker: one running, one waiting, so no worker idles between
         # photos while memory and cancel latency stay bounded.
         self._pool = ProcessPool(workers, setup, depth=2, name="facealbum-scan")
-        self.detector = detector
-        self.min_face_px = min_face_px
 
     @property
     def workers(self) -> int:
