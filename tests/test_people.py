@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from helpers_storage import every_face, library_store
-from library_builder import build_folder, reduced_copy
+from library_builder import FOUR_PEOPLE_PHOTOS, build_folder, reduced_copy
 
 from facealbum.album import Album, LibraryError
 from facealbum.config import Settings
@@ -15,19 +15,8 @@ from facealbum.db import people_queries
 
 pytestmark = pytest.mark.slow
 
-PHOTOS = (
-    "people/barack_obama/obama_1.jpg",
-    "people/barack_obama/obama_2.jpg",
-    "people/barack_obama/obama_3.jpg",
-    "people/joe_biden/biden_1.jpg",
-    "people/joe_biden/biden_2.jpg",
-    "groups/two_people.jpg",  # Obama and Biden
-    "people/guido_van_rossum/guido_1.jpg",
-    "people/guido_van_rossum/guido_2.jpg",
-    "groups/kit_with_rose.jpg",  # Kit Harington and Rose Leslie
-    "people/kit_harington/kit_1.jpeg",
-    "people/rose_leslie/rose_1.jpg",
-)
+# The four people of the People page tests, and Kit Harington with Rose Leslie.
+PHOTOS = (*FOUR_PEOPLE_PHOTOS, "groups/kit_with_rose.jpg", "people/kit_harington/kit_1.jpeg")
 
 
 @pytest.fixture(scope="module")
