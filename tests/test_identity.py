@@ -178,3 +178,8 @@ def test_the_facade_honours_rejections_and_the_persons_confirmed_faces(album):
     assert {m.face_id: m.person_name for m in matches} == {**dict.fromkeys(ann, "Ann"), far: None}
     nearest = album.similar_to_encoding(QUERY, top=1)
     assert [m.person_name for m in nearest] == ["Ann"]
+
+
+def test_a_query_far_from_every_face_finds_nobody(album):
+    add_photo(album, "someone_else.jpg", at((1, 0.9)))
+    assert album.search_person(QUERY) == []
