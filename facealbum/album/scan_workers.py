@@ -1,10 +1,11 @@
 """Scan worker processes kept between the scans of the app.
 
-Each scan worker spends about half a second of CPU on its imports and models before its
-first photo. A scan on its own starts its workers once it has planned and stops them
-when it ends. Workers given to Album.scan are used instead and outlive the scan: the app
-keeps them for a while after each scan, so that a user adding one folder after another
-does not wait for new workers each time (bench/kept_workers.py).
+A spawned scan worker spends about half a second of CPU on its imports and models before
+its first photo; a forked one (Linux) starts from the fork server, which pays that once,
+but still pays its first photo's warm-up. A scan on its own starts its workers once it
+has planned and stops them when it ends. Workers given to Album.scan are used instead and
+outlive the scan: the app keeps them for a while after each scan, so that a user adding
+one folder after another does not wait for new workers each time (bench/kept_workers.py).
 """
 
 from __future__ import annotations

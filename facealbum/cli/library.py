@@ -34,7 +34,7 @@ def register(sub: argparse._SubParsersAction, json_flag: argparse.ArgumentParser
         "folder is empty (without it such removals wait: an unplugged drive looks the same)",
     )
     _detector_option(scan, "the face detector of this library from now on")
-    scan.set_defaults(handler=cmd_scan)
+    scan.set_defaults(handler=cmd_scan, analyses_photos=True)
 
     again = sub.add_parser(
         "redetect",
@@ -44,7 +44,7 @@ def register(sub: argparse._SubParsersAction, json_flag: argparse.ArgumentParser
     )
     again.add_argument("paths", nargs="*", metavar="PATH", help="library folders (default: all)")
     _detector_option(again, f"the detector to use (default: {config.RECOMMENDED_DETECTOR})")
-    again.set_defaults(handler=cmd_redetect)
+    again.set_defaults(handler=cmd_redetect, analyses_photos=True)
 
     search = sub.add_parser(
         "search", parents=[json_flag], help="find every photo of the people in a photo"

@@ -65,6 +65,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command is None:
         return _run_gui(args.library)
+    if getattr(args, "analyses_photos", False):
+        # Worker processes get ready on the other core while this one opens the library.
+        from facealbum.engine.pool import start_fork_server
+
+        start_fork_server()
     from facealbum.album import LibraryError, StoreBusy, StoreError
     from facealbum.config import resolve_library_dir
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -28,10 +29,15 @@ _STOP_GRACE_SECONDS = 2.0
 
 # Each worker already has a core of its own: a BLAS that also spreads one matrix product
 # over every core makes the workers fight (measured 3x fewer faces per second with two
-# OpenBLAS threads per worker). The child reads these when numpy loads, which happens
-# while it unpickles its setup, so they must be in the environment it starts with.
+# OpenBLAS threads per worker). numpy reads these when it loads, in a spawned worker as
+# it unpickles its setup and in the fork server as it starts (forked workers inherit its
+# numpy), so they must be in the environment either starts with.
 _WORKER_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 _env_lock = threading.Lock()
+
+# Modules the fork server loads once for every worker forked from it (see _start_method).
+# "__main__" is the program's own script, which each worker would import otherwise.
+_FORK_SERVER_PRELOAD = ["__main__", "facealbum.engine.worker_start"]
 
 Handler = Callable[[Any, Any], Any]  # handler(task, context) -> result, runs in a worker
 Setup = Callable[[], Handler]  # picklable; called once in each worker process
@@ -80,7 +86,7 @@ def _worker_main(conn: Connection, setup: Setup) -> None:
 
 @dataclass
 class _Worker:
-    process: Any  # multiprocessing.Process of the spawn context
+    process: Any  # multiprocessing.Process of the pool's start method
     conn: Connection
     held: deque = field(default_factory=deque)  # (task_id, task) in the order sent
 
@@ -89,7 +95,7 @@ class _Worker:
 
 
 class ProcessPool:
-    """Runs handler(task, context) in `workers` spawned processes, results in completion order.
+    """Runs handler(task, context) in `workers` processes, results in completion order.
 
     `setup` is called once per worker process and returns the handler, so expensive state
     (models) is built once per process and never crosses a process boundary. Each worker
@@ -103,7 +109,7 @@ class ProcessPool:
         self._size = max(1, int(workers))
         self._setup = setup
         self._depth = max(1, int(depth))
-        self._ctx = multiprocessing.get_context("spawn")
+        self._ctx = _context()
         self._workers: list[_Worker] = []
         self._next_id = 0
 
@@ -301,6 +307,40 @@ class ProcessPool:
             else:
                 keep.append(w)
         self._workers = keep
+
+
+def start_fork_server() -> None:
+    """Start the process workers are forked from now, where they are forked, so that it
+    loads what they need while the caller opens its library and plans its work. A
+    program about to run a pool calls this first; without it, the first pool starts it."""
+    if _context().get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        with _worker_environment():
+            forkserver.ensure_running()
+
+
+def _context() -> Any:
+    ctx = multiprocessing.get_context(_start_method())
+    if ctx.get_start_method() == "forkserver":
+        ctx.set_forkserver_preload(_FORK_SERVER_PRELOAD)
+    return ctx
+
+
+def _start_method() -> str:
+    """How worker processes start: forked from multiprocessing's fork server on Linux,
+    spawned elsewhere.
+
+    A spawned worker imports and loads everything itself (about half a second of CPU
+    each, bench/scan.py); the fork server does it once and forks each worker ready to
+    work. It is a clean process started for this alone, so forking from it is safe even
+    from a program with threads, such as the app. Not in a frozen app, whose bootloader
+    only knows how to spawn, nor on macOS, where forking a process that has loaded
+    system frameworks is unsafe.
+    """
+    if sys.platform == "linux" and not getattr(sys, "frozen", False):
+        return "forkserver"
+    return "spawn"
 
 
 @contextmanager
