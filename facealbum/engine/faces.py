@@ -57,7 +57,7 @@ YUNET_SIDE = 1000
 # more, which is about 18 px in the 1000 px copy the encoder works from, little more than
 # a face's encoding can name anyone by. bench/engine_steps.py, 640 against 1000 px on
 # bench/detection.py's sets (hand-marked, groups, people, faces of 20-40 px on 500 px
-# photos, 12 MP photos with faces of 40-800 px): the same faces found, none false; 0.87x
+# photos, 12 MP photos with faces of 40-800 px): the same faces found, none false; 0.85x
 # the CPU of a whole 12 MP photo's analysis. (The study's 12 MP crowds: 30 of 37 faces of
 # 60-100 px at 640, 35 at 1000.)
 YUNET_INPUT_SIDE = 640
