@@ -454,3 +454,36 @@ def test_a_pasted_photo_is_matched_on_the_page_not_sent_to_search(
     assert "Pasted image: 1 face" in page.status.text()
     page.set_library(None)
     win.close()
+
+
+def test_the_camera_captions_follow_an_edited_collection_while_it_runs(qtbot) -> None:
+    from facealbum.album.live import LiveMatch
+    from facealbum.model import Artwork, Box, Match
+    from facealbum.ui.widgets.camera import CAPTION_FRESH_S, MatchCaptions
+
+    titles = {7: Artwork(title="Portrait of a Young Man")}
+    asked: list[int] = []
+
+    class Collection:  # Album.artwork follows an edited collection.csv (test_lookalike.py)
+        def artwork(self, photo_id: int) -> Artwork:
+            asked.append(photo_id)
+            return titles[photo_id]
+
+    clock = [100.0]
+    captions = MatchCaptions(now=lambda: clock[0])
+    captions.set_album(Collection())  # type: ignore[arg-type]
+    match = LiveMatch(Match(1, 7, "/museum/young_man.jpg", 0.4, Box(0, 0, 1, 1)), None)
+    assert captions.caption(match) == "young_man.jpg"  # until the title arrives
+    with qtbot.waitSignal(captions.ready):
+        captions.request((match,))
+    assert captions.title(match) == "Portrait of a Young Man"
+
+    titles[7] = Artwork(title="Portrait of a Young Man", creator="Frans Hals", date="1650")
+    clock[0] += 1.0  # the camera matches the same portrait frame after frame
+    captions.request((match,))
+    qtbot.wait(100)
+    assert asked == [7] and captions.title(match) == "Portrait of a Young Man"
+    clock[0] += CAPTION_FRESH_S
+    with qtbot.waitSignal(captions.ready):
+        captions.request((match,))
+    assert captions.title(match) == HALS

@@ -9,7 +9,8 @@ the same pool); both repaint when they arrive.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+import time
+from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING
 
 import cv2
@@ -38,6 +39,9 @@ if TYPE_CHECKING:
     from facealbum.album import Album
 
 POLL_MS = 15  # look for a new frame about 60 times a second
+# A matched photo's caption is read again this long after the last read (Album.artwork
+# reads its files again only when they changed: a stat or two on a worker thread).
+CAPTION_FRESH_S = 10.0
 CARD_THUMB = 44  # face thumbnails beside each live face
 PANEL_THUMB = 88  # ...and in the side panel
 THUMB_PIXELS = 96  # thumbnails are made once at this size and scaled down
@@ -97,31 +101,40 @@ def photo_name(m: LiveMatch) -> str:
 class MatchCaptions(QObject):
     """What each matched photo is called: "Portrait of a Young Man, Frans Hals, 1650" from
     the collection's metadata, else a title made from its file name (Album.artwork, read
-    off the GUI thread once per photo). The file name stands in until it arrives."""
+    off the GUI thread). The file name stands in until it arrives. A photo still matched
+    CAPTION_FRESH_S later is asked for again, so that an edited collection.csv shows while
+    the camera runs; the last caption stays up meanwhile."""
 
     ready = Signal()
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    def __init__(
+        self, parent: QObject | None = None, now: Callable[[], float] = time.monotonic
+    ) -> None:
         super().__init__(parent)
         self._album: Album | None = None
         self._captions: dict[int, str] = {}  # photo id -> caption
+        self._asked: dict[int, float] = {}  # photo id -> when its caption was last asked for
+        self._now = now
         self._generation = 0
 
     def set_album(self, album: Album | None) -> None:
         self._album = album
         self._captions.clear()
+        self._asked.clear()
         self._generation += 1
 
     def request(self, matches: tuple[LiveMatch, ...]) -> None:
+        now = self._now()
         for m in matches:
-            if m.match.photo_id not in self._captions:
-                self._fetch(m.match.photo_id)
+            asked = self._asked.get(m.match.photo_id)
+            if asked is None or now - asked >= CAPTION_FRESH_S:
+                self._fetch(m.match.photo_id, now)
 
-    def _fetch(self, photo_id: int) -> None:
+    def _fetch(self, photo_id: int, now: float) -> None:
         album, generation = self._album, self._generation
         if album is None:
             return
-        self._captions[photo_id] = ""  # asked for: not again
+        self._asked[photo_id] = now  # asked for: not again until it may have changed
         run_task(
             lambda: album.artwork(photo_id).caption(),
             lambda caption: self._arrived(generation, photo_id, caption),
@@ -130,7 +143,7 @@ class MatchCaptions(QObject):
         )
 
     def _arrived(self, generation: int, photo_id: int, caption: str) -> None:
-        if generation == self._generation:
+        if generation == self._generation and self._captions.get(photo_id) != caption:
             self._captions[photo_id] = caption
             self.ready.emit()
 
