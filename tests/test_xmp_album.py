@@ -107,6 +107,39 @@ def test_names_in_a_photos_xmp_are_offered_on_scan(library, tmp_path: Path, face
     assert new_face not in [s.face_id for s in album.suggestions()]
 
 
+def test_a_scan_reads_each_photos_xmp_once_as_it_goes_not_all_again_at_the_end(
+    library, tmp_path: Path, faces_dir: Path, monkeypatch
+):
+    # Read while the photo is fresh in the disk cache; at the end, thousands of photos on
+    # a slow drive would each be read again after the last one was analysed.
+    from facealbum.album import xmp_names
+    from facealbum.model import ScanPhase
+
+    album, photos = library
+    face = album.face(face_ids(album, photos["obama_1"])[0])
+    tagged = build_folder(faces_dir, tmp_path / "tagged", PHOTOS)
+    info = album.photo(face.photo_id)
+    write_regions(tagged[0], [FaceRegion("Mom", face.box)], info.width, info.height)
+    finished: list[bool] = []
+    reads: list[tuple[str, bool]] = []
+
+    def reading(photo: Path) -> list[FaceRegion]:
+        reads.append((Path(photo).name, bool(finished)))
+        return read_regions(photo)
+
+    def progress(report) -> None:
+        if report.phase == ScanPhase.DONE:
+            finished.append(True)
+
+    monkeypatch.setattr(xmp_names, "read_regions", reading)
+    album.add_folder(tmp_path / "tagged")
+    album.scan([tmp_path / "tagged"], progress=progress)
+    assert finished and sorted(reads) == [("obama_1.jpg", False), ("two_people.jpg", False)]
+    (new_face,) = face_ids(album, tagged[0])
+    (hint,) = [s for s in album.suggestions() if s.face_id == new_face]
+    assert (hint.name, hint.source) == ("Mom", "xmp")
+
+
 RATED_SIDECAR = (
     '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF'
     ' xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about=""'

@@ -275,9 +275,10 @@ class Album(PeopleMixin):
         for the user (final.held_back) unless `prune`. `workers`: worker processes to
         analyse with, left running (else the scan starts and stops its own)."""
         targets = self._scan_targets(folders)
-        final = self._scan_job(targets, progress, cancel, pause, workers, prune=prune).run()
+        job = self._scan_job(targets, progress, cancel, pause, workers, prune=prune)
+        final = job.run()
         # New faces join groups and get suggestions (a cancelled scan's faces too).
-        self._update_people_after_scan()
+        self._update_people_after_scan(xmp_read=job.xmp_regions)
         return final
 
     def find_faces_again(
@@ -303,9 +304,10 @@ class Album(PeopleMixin):
         if detector != self.settings.detector:
             self.update_settings(replace(self.settings, detector=detector))
         targets = self._scan_targets(folders)
-        final = self._scan_job(targets, progress, cancel, pause, workers, redetect=True).run()
+        job = self._scan_job(targets, progress, cancel, pause, workers, redetect=True)
+        final = job.run()
         # New faces join groups and get suggestions (a cancelled scan's faces too).
-        self._update_people_after_scan()
+        self._update_people_after_scan(xmp_read=job.xmp_regions)
         return final
 
     def _scan_job(

@@ -16,7 +16,7 @@ Rules kept everywhere:
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from facealbum.album.index_sync import IndexSync
     from facealbum.config import Settings
     from facealbum.db.store import Store
+    from facealbum.interop.xmp import FaceRegion
 
 PROCESSED_KEY = "people_processed_face_id"  # faces above this id have not been grouped yet
 # An unnamed group is "probably" a named person when more than this share of its faces
@@ -474,10 +475,12 @@ class PeopleMixin:
             raise LibraryError(f"{written} sidecars written; {errors[0]}{more}")
         return written
 
-    def _read_hints(self, face_ids: list[int]) -> list[tuple[int, str]]:
+    def _read_hints(
+        self, face_ids: list[int], known: Mapping[str, list[FaceRegion]] | None = None
+    ) -> list[tuple[int, str]]:
         from facealbum.album import xmp_names
 
-        return xmp_names.read_hints(self._store.conn, face_ids)
+        return xmp_names.read_hints(self._store.conn, face_ids, known)
 
     # -- grouping -------------------------------------------------------------------------
 
@@ -497,10 +500,15 @@ class PeopleMixin:
             batches.place(pq.free_ungrouped(self._store.conn))
 
     def _update_people_after_scan(
-        self, read_xmp: bool = True, *, batch_size: int = WRITE_BATCH
+        self,
+        read_xmp: bool = True,
+        *,
+        batch_size: int = WRITE_BATCH,
+        xmp_read: Mapping[str, list[FaceRegion]] | None = None,
     ) -> int:
         """Group the faces added since the last call and refresh their suggestions
         (automatic assignments included). Returns how many new faces were processed.
+        `xmp_read`: the XMP regions of photos the scan has read already (path -> regions).
 
         Written `batch_size` faces at a time, each batch advancing PROCESSED_KEY: a run cut
         short (killed, a full disk) resumes where it stopped, no face done twice."""
@@ -508,7 +516,8 @@ class PeopleMixin:
         new = pq.faces_after(self._store.conn, done)
         if not new:
             return 0
-        hints = self._read_hints(new) if read_xmp else []  # sidecars: read before any lock
+        # Sidecars: read before any lock.
+        hints = self._read_hints(new, xmp_read) if read_xmp else []
         Batches(self._store, self._grouping(), batch_size).place(
             new, hints=hints, marker=PROCESSED_KEY
         )

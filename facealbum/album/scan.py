@@ -15,6 +15,7 @@ from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from facealbum.album import xmp_names
 from facealbum.db import queries, scan_writes
 from facealbum.engine.faces import usable_detector
 from facealbum.engine.scanner import (
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     from facealbum.album.index_sync import IndexSync
     from facealbum.album.scan_workers import ScanWorkers
     from facealbum.config import Settings
+    from facealbum.interop.xmp import FaceRegion
 
 BATCH_PHOTOS = 50
 BATCH_SECONDS = 1.0
@@ -103,6 +105,10 @@ class ScanJob:
         self.held_back: list[HeldBack] = []
         self.vanished: set[str] = set()
         self.claimed: set[str] = set()
+        # The XMP regions of each photo analysed with faces, read as its result arrives:
+        # its file is fresh in the disk cache then, and the end of the scan need not read
+        # every photo again (on a slow drive, a pause of its own after the last photo).
+        self.xmp_regions: dict[str, list[FaceRegion]] = {}
         self.batch: list[ScanResult] = []
         self.batch_started = time.monotonic()
         self.retry: list[DiskPhoto] = []
@@ -261,6 +267,9 @@ class ScanJob:
 
     def _analyse(self, pool: ScanPool, photos: list[DiskPhoto], candidates: dict | None) -> None:
         for result in pool.run(photos, candidates, cancel=self.cancel, pause=self.pause):
+            if isinstance(result, Analysed) and result.analysis.faces:
+                path = result.analysis.path
+                self.xmp_regions[path] = xmp_names.photo_regions(path)
             self.batch.append(result)
             self.clock.tick()
             if (

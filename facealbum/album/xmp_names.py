@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from facealbum.db import queries
@@ -56,21 +56,33 @@ def match_regions(
     return out
 
 
-def read_hints(conn: sqlite3.Connection, face_ids: Sequence[int]) -> list[tuple[int, str]]:
-    """Names from the XMP of the photos these faces are in, matched to the faces."""
+def read_hints(
+    conn: sqlite3.Connection,
+    face_ids: Sequence[int],
+    known: Mapping[str, list[FaceRegion]] | None = None,
+) -> list[tuple[int, str]]:
+    """Names from the XMP of the photos these faces are in, matched to the faces. `known`:
+    the regions of photos already read (path -> regions); the others are read now."""
     by_photo: dict[str, list[tuple[int, Box]]] = {}
     for face_id, path, box in queries.face_boxes(conn, face_ids):
         by_photo.setdefault(path, []).append((face_id, box))
     hints: list[tuple[int, str]] = []
     for path, faces in by_photo.items():
-        try:
-            regions = read_regions(Path(path))
-        except OSError as e:  # a vanished file: nothing to offer
-            log.warning("cannot read XMP of %s: %s", path, e)
-            continue
+        regions = known.get(path) if known is not None else None
+        if regions is None:
+            regions = photo_regions(path)
         if regions:
             hints += match_regions(faces, regions)
     return hints
+
+
+def photo_regions(path: str) -> list[FaceRegion]:
+    """The named face regions other tools stored for one photo; [] when it cannot be read."""
+    try:
+        return read_regions(Path(path))
+    except OSError as e:  # a vanished file: nothing to offer
+        log.warning("cannot read XMP of %s: %s", path, e)
+        return []
 
 
 def named_regions(conn: sqlite3.Connection, photo_id: int) -> list[FaceRegion]:
