@@ -85,3 +85,14 @@ def test_without_model_files_each_worker_still_says_what_is_missing(tmp_path: Pa
     assert done.returncode == 0, done.stderr
     assert "stopped: ModelsNotFoundError: The face model file" in done.stdout
     assert "shape_predictor_5_face_landmarks.dat is missing" in done.stdout
+
+
+@forked
+def test_a_fork_server_that_cannot_start_early_does_not_stop_the_command(monkeypatch) -> None:
+    from multiprocessing import forkserver
+
+    def no_room() -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(forkserver, "ensure_running", no_room)
+    pool.start_fork_server()  # the scan's own start tries again and reports what is wrong

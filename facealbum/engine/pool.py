@@ -317,7 +317,10 @@ def start_fork_server() -> None:
         from multiprocessing import forkserver
 
         with _worker_environment():
-            forkserver.ensure_running()
+            try:
+                forkserver.ensure_running()
+            except OSError:
+                pass  # only sooner than needed: the pool's own start tries again, and reports
 
 
 def _context() -> Any:
@@ -332,7 +335,7 @@ def _start_method() -> str:
     spawned elsewhere.
 
     A spawned worker imports and loads everything itself (about half a second of CPU
-    each, bench/scan.py); the fork server does it once and forks each worker ready to
+    each, bench/kept_workers.py); the fork server does it once and forks each worker ready to
     work. It is a clean process started for this alone, so forking from it is safe even
     from a program with threads, such as the app. Not in a frozen app, whose bootloader
     only knows how to spawn, nor on macOS, where forking a process that has loaded
