@@ -278,7 +278,7 @@ class Album(PeopleMixin):
         job = self._scan_job(targets, progress, cancel, pause, workers, prune=prune)
         final = job.run()
         # New faces join groups and get suggestions (a cancelled scan's faces too).
-        self._update_people_after_scan(xmp_read=job.xmp_regions)
+        self._update_people_after_scan(xmp_regions=job.xmp_regions)
         return final
 
     def find_faces_again(
@@ -307,7 +307,7 @@ class Album(PeopleMixin):
         job = self._scan_job(targets, progress, cancel, pause, workers, redetect=True)
         final = job.run()
         # New faces join groups and get suggestions (a cancelled scan's faces too).
-        self._update_people_after_scan(xmp_read=job.xmp_regions)
+        self._update_people_after_scan(xmp_regions=job.xmp_regions)
         return final
 
     def _scan_job(

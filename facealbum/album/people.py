@@ -504,11 +504,11 @@ class PeopleMixin:
         read_xmp: bool = True,
         *,
         batch_size: int = WRITE_BATCH,
-        xmp_read: Mapping[str, list[FaceRegion]] | None = None,
+        xmp_regions: Mapping[str, list[FaceRegion]] | None = None,
     ) -> int:
         """Group the faces added since the last call and refresh their suggestions
         (automatic assignments included). Returns how many new faces were processed.
-        `xmp_read`: the XMP regions of photos the scan has read already (path -> regions).
+        `xmp_regions`: the XMP regions of photos the scan has read already (path -> regions).
 
         Written `batch_size` faces at a time, each batch advancing PROCESSED_KEY: a run cut
         short (killed, a full disk) resumes where it stopped, no face done twice."""
@@ -517,7 +517,7 @@ class PeopleMixin:
         if not new:
             return 0
         # Sidecars: read before any lock.
-        hints = self._read_hints(new, xmp_read) if read_xmp else []
+        hints = self._read_hints(new, xmp_regions) if read_xmp else []
         Batches(self._store, self._grouping(), batch_size).place(
             new, hints=hints, marker=PROCESSED_KEY
         )
