@@ -25,6 +25,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import functools  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
+import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -151,11 +152,31 @@ def development_chips(limit: int = 24) -> np.ndarray:
     return np.stack(chips[:limit])
 
 
+def import_cost() -> dict:
+    """CPU of importing onnxruntime in a new process that has numpy already (as a scan
+    worker would), and the threads the process has after it: a fork server may fork only
+    from a single thread."""
+    probe = (
+        "import os, time, numpy; start = time.process_time(); import onnxruntime; "
+        "print(round((time.process_time() - start) * 1000, 1), "
+        "len(os.listdir('/proc/self/task')) if os.path.isdir('/proc/self/task') else -1)"
+    )
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    runs = [subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                           env=env, check=True).stdout.split() for _ in range(ROUNDS)]  # fmt: skip
+    return {
+        "cpu_ms_median": float(np.median([float(ms) for ms, _ in runs])),
+        "threads_after": int(runs[0][1]),
+    }
+
+
 def yunet_study(ort) -> dict:
     photo = next(p for p in sorted((FACES / "groups").glob("*.jpg")))
     image = cv2.resize(cv2.imread(str(photo)), (640, 640))
     opencv = cv2.FaceDetectorYN.create(str(MODEL_FILE), "", (640, 640), 0.3, 0.3, 5000)
+    start = time.process_time()
     session = ort_session(str(MODEL_FILE), ort)
+    made_ms = (time.process_time() - start) * 1000
     blob = image.transpose(2, 0, 1)[None].astype(np.float32)
     declared = session.get_inputs()[0].shape
     rounds: dict[str, list[float]] = {"opencv": [], "onnxruntime": []}
@@ -167,12 +188,16 @@ def yunet_study(ort) -> dict:
         "model_input_declared": declared,
         "cpu_ms_per_call_median": {k: round(float(np.median(v)), 2) for k, v in rounds.items()},
         "cpu_ms_per_call_rounds": {k: [round(x, 2) for x in v] for k, v in rounds.items()},
+        "onnxruntime_session_cpu_ms": round(made_ms, 1),
     }
 
 
 def encoder_study(ort, onnx) -> dict:
     weights = enc.load_weights()
-    session = ort_session(resnet_as_onnx(weights, onnx), ort)
+    graph = resnet_as_onnx(weights, onnx)
+    start = time.process_time()
+    session = ort_session(graph, ort)
+    made_ms = (time.process_time() - start) * 1000
     chips = development_chips()
 
     def ort_input(batch: np.ndarray) -> np.ndarray:
@@ -201,6 +226,7 @@ def encoder_study(ort, onnx) -> dict:
     return {
         "chips": len(chips),
         "max_abs_encoding_difference": float(np.abs(ours - theirs).max()),
+        "onnxruntime_session_cpu_ms": round(made_ms, 1),
         "cpu_ms_per_face_median_by_batch": per_batch,
     }
 
@@ -217,6 +243,7 @@ def main() -> int:
         raise SystemExit(f"development faces not found at {FACES}")
     cv2.setNumThreads(1)
     started = time.monotonic()
+    started_ort = import_cost()
     yunet = yunet_study(ort)
     print("yunet", yunet["cpu_ms_per_call_median"], flush=True)
     encoder = encoder_study(ort, onnx)
@@ -233,6 +260,7 @@ def main() -> int:
         "threads": "1 OpenCV, 1 BLAS, 1 ORT intra-op and inter-op",
         "yunet": yunet,
         "encoder": encoder,
+        "onnxruntime_import": started_ort,
         "run_s": round(time.monotonic() - started, 1),
     }
     with tempfile.NamedTemporaryFile("w", dir=RESULTS.parent, delete=False) as out:
