@@ -1,15 +1,18 @@
-"""The numpy face encoder against dlib's own: same network, same weights, same encodings."""
+"""Our face encoder (dlib's ResNet as an ONNX graph) against dlib's own: same network, same
+weights, same encodings."""
 
 from __future__ import annotations
 
+import sys
 import threading
 
 import numpy as np
 import pytest
 
+from facealbum.engine import encoder as encoder_module
 from facealbum.engine import models
 from facealbum.engine.dlib_format import DlibFormatError, read_network
-from facealbum.engine.encoder import FaceEncoder, build_weights, load_weights
+from facealbum.engine.encoder import EncoderUnavailable, FaceEncoder, build_weights, model_bytes
 from facealbum.engine.faces import CHIP_PADDING, CHIP_SIZE, FaceEngine
 from facealbum.engine.images import load_image
 
@@ -71,7 +74,7 @@ def test_parsed_network_is_dlibs_resnet():
     assert network.input_size == (150, 150)
     assert network.channel_means == pytest.approx((122.782, 117.001, 104.298), abs=1e-3)
     weights = build_weights(network)
-    assert weights.stem.weights.shape == (7 * 7 * 3, 32)
+    assert weights.stem.weights.shape == (32, 3, 7, 7)
     assert (weights.stem.stride, weights.stem.pad) == (2, 0)
     assert weights.pool == (3, 2)
     widths = [block.conv2.out_channels for block in weights.blocks]
@@ -84,19 +87,6 @@ def test_parsed_network_is_dlibs_resnet():
         assert (block.conv2.stride, block.conv2.pad) == (1, 1)
     assert weights.fc.shape == (256, 128)
     assert all(np.isfinite(b.conv1.weights).all() for b in weights.blocks)
-
-
-def test_weights_do_not_keep_the_model_file_in_memory():
-    # The reader hands out views of the file's 22 MB of bytes; the folded weights must be
-    # arrays of their own, or every process that encodes would hold the file twice.
-    weights = build_weights(read_network(models.model_path(models.FACE_RECOGNITION_MODEL)))
-    convs = [weights.stem] + [c for b in weights.blocks for c in (b.conv1, b.conv2)]
-    arrays = [weights.fc, weights.means] + [a for c in convs for a in (c.weights, c.bias)]
-    for array in arrays:
-        while array.base is not None:
-            assert isinstance(array.base, np.ndarray), f"a view of {type(array.base).__name__}"
-            array = array.base
-        assert array.flags.owndata
 
 
 def test_truncated_model_file_is_refused(tmp_path):
@@ -183,8 +173,19 @@ def test_bad_chips_are_refused(encoder):
         FaceEncoder(batch_size=0)
 
 
-def test_weights_are_parsed_once_per_process():
-    assert load_weights() is load_weights()
+def test_the_model_is_built_once_per_process_and_shared():
+    assert model_bytes() is model_bytes()
+    assert FaceEncoder()._session is FaceEncoder(batch_size=2)._session
+
+
+def test_without_onnxruntime_the_encoder_says_how_to_mend_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails as if not installed
+    encoder_module._session.cache_clear()
+    try:
+        with pytest.raises(EncoderUnavailable, match="pip install --force-reinstall onnxruntime"):
+            FaceEncoder()
+    finally:
+        encoder_module._session.cache_clear()
 
 
 @pytest.mark.slow

@@ -1,24 +1,27 @@
-"""dlib's face recognition ResNet run in numpy: the same 128-d encodings, several times faster.
+"""dlib's face recognition ResNet run by onnxruntime: the same 128-d encodings, faster.
 
-The dlib wheel we can depend on is built without BLAS, so its encoder spends ~90 ms
-of CPU per face in plain loops; numpy's OpenBLAS matrix products do the same
-arithmetic in ~12 ms (bench/encoder.py). The weights are read from
-face_recognition_models' own file, so the encodings equal dlib's
-``compute_face_descriptor`` up to float rounding (measured below 1e-6 per component
-on the development faces; tests/test_encoder.py holds every face to 1e-4).
+The dlib wheel we can depend on is built without BLAS, so its encoder spends ~70 ms of
+CPU per face in plain loops (bench/encoder.py). The weights are read here from
+face_recognition_models' own file, each convolution folded with the frozen batch norm
+after it, and written as an ONNX graph (engine/onnx_graph.py) that onnxruntime runs in
+~4 ms a face: half the time of the numpy port of the same arithmetic it replaced,
+measured side by side. The encodings equal dlib's ``compute_face_descriptor`` up to
+float rounding (below 1e-6 per component on the development faces;
+tests/test_encoder.py holds every face to 1e-4).
 
-Activations are kept NHWC (samples, rows, columns, channels) so that every
-convolution is one matrix product over contiguous channel vectors.
+The graph takes the uint8 chips as they come and does dlib's input scaling itself, so
+a call is one session run per batch.
 
-Threads: one BLAS thread per process is the right setting for scan workers (two
-processes with two OpenBLAS threads each on two cores encoded 8x fewer faces per
-second than with one each), and is already 80 faces/s for the live camera.
-OpenBLAS reads OPENBLAS_NUM_THREADS once, when numpy is first imported, so a worker
-process must get it in its environment at start.
+Threads: one onnxruntime thread per session. Scan workers run one process per core, so
+more threads in each would only fight over the cores; one thread is ~250 faces/s for
+the live camera. onnxruntime is imported only when an encoder is made: importing it
+starts a thread, and the process scan workers are forked from must have one thread only
+(engine/worker_start.py), so it preloads the graph's bytes and each worker makes its
+own session.
 
-The encoder holds only read-only numpy arrays, so unlike dlib's objects one instance
-may be used from several threads. Batches of a few chips amortise the per-layer
-overhead; the result does not depend on how chips are batched."""
+A session may be run from several threads at once, so one encoder serves them all.
+Batches of a few chips amortise the per-layer overhead; the result does not depend on
+how chips are batched."""
 
 from __future__ import annotations
 
@@ -26,33 +29,38 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from facealbum.engine import models
 from facealbum.engine.dlib_format import DlibFormatError, Layer, Network, read_network
+from facealbum.engine.onnx_graph import ELEMENT_TYPES, GraphWriter
 from facealbum.model import ENCODING_DIM
 
 CHIP_SIZE = 150
 # dlib's input layer scales centred pixel values by 1/256.
 INPUT_SCALE = 1.0 / 256.0
 DEFAULT_BATCH = 8
+INPUT, OUTPUT = "chips", "encodings"
 
 
 @dataclass(frozen=True)
 class Conv:
     """A convolution with the affine (frozen batch-norm) layer after it folded in."""
 
-    weights: np.ndarray  # (rows * cols * in_channels, out_channels), rows outermost
+    weights: np.ndarray  # (out_channels, in_channels, rows, cols), as dlib and ONNX keep it
     bias: np.ndarray  # (out_channels,)
-    rows: int
-    cols: int
     stride: int
     pad: int
 
     @property
     def out_channels(self) -> int:
-        return int(self.weights.shape[1])
+        return int(self.weights.shape[0])
+
+    @property
+    def kernel(self) -> int:
+        return int(self.weights.shape[2])
 
 
 @dataclass(frozen=True)
@@ -79,21 +87,17 @@ def _fold(con: Layer, affine: Layer) -> Conv:
     w = con.arrays["weights"]  # (out, in, rows, cols)
     gamma = affine.arrays["gamma"].astype(np.float64)
     beta = affine.arrays["beta"].astype(np.float64)
-    out_c, in_c, rows, cols = w.shape
     if con.ints["stride_y"] != con.ints["stride_x"] or con.ints["pad_y"] != con.ints["pad_x"]:
         raise DlibFormatError("only square strides and padding are supported")
-    # Multiplied in float64 and rounded once to float32, in one pass; the transposition
-    # to (rows, cols, in, out) then moves float32, half the bytes.
+    if w.shape[2] != w.shape[3]:
+        raise DlibFormatError(f"only square kernels are supported, got {w.shape}")
+    # Multiplied in float64 and rounded once to float32, in one pass.
     folded = np.empty(w.shape, np.float32)
     np.multiply(w, gamma[:, None, None, None], out=folded, dtype=np.float64, casting="same_kind")
     bias = con.arrays["bias"].astype(np.float64) * gamma + beta
     return Conv(
-        weights=np.ascontiguousarray(folded.transpose(2, 3, 1, 0)).reshape(
-            rows * cols * in_c, out_c
-        ),
+        weights=folded,
         bias=bias.astype(np.float32),
-        rows=rows,
-        cols=cols,
         stride=con.ints["stride_y"],
         pad=con.ints["pad_y"],
     )
@@ -135,100 +139,111 @@ def build_weights(network: Network) -> Weights:
         stem=stem,
         pool=(pool["rows"], pool["stride_y"]),
         blocks=tuple(blocks),
-        fc=np.array(fc, np.float32),  # a copy: the layer's array is a view of the file
+        fc=np.asarray(fc, np.float32),
     )
-
-
-def load_weights(model_file: str | Path | None = None) -> Weights:
-    """Parsed weights of the face recognition model (~0.1 s), read once per process."""
-    path = model_file or models.model_path(models.FACE_RECOGNITION_MODEL)
-    return _cached_weights(str(Path(path).resolve()))
-
-
-@lru_cache(maxsize=2)
-def _cached_weights(path: str) -> Weights:
-    return build_weights(read_network(path))
 
 
 def _out_size(size: int, kernel: int, stride: int, pad: int) -> int:
     return 1 + (size + 2 * pad - kernel) // stride
 
 
-def conv(x: np.ndarray, c: Conv) -> np.ndarray:
-    """NHWC convolution as im2col + one matrix product; zero padding as dlib's con_."""
-    n, h, w, ch = x.shape
-    ho, wo = _out_size(h, c.rows, c.stride, c.pad), _out_size(w, c.cols, c.stride, c.pad)
-    if c.pad:
-        padded = np.zeros((n, h + 2 * c.pad, w + 2 * c.pad, ch), np.float32)
-        padded[:, c.pad : c.pad + h, c.pad : c.pad + w] = x
-        x = padded
-    x = np.ascontiguousarray(x)  # the runs below assume (columns, channels) contiguous
-    # im2col: a view whose last axes are (kernel row, kernel cols * channels), so
-    # each kernel row of an output pixel is a contiguous run of the input row,
-    # then one copy; a copy per kernel tap is several times slower.
-    s0, s1, s2, s3 = x.strides
-    windows = np.lib.stride_tricks.as_strided(
-        x,
-        shape=(n, ho, wo, c.rows, c.cols * ch),
-        strides=(s0, s1 * c.stride, s2 * c.stride, s1, s3),
-        writeable=False,
-    )
-    cols = np.ascontiguousarray(windows)
-    out = cols.reshape(n * ho * wo, -1) @ c.weights
-    out += c.bias
-    return out.reshape(n, ho, wo, c.out_channels)
+def _conv_size(size: int, c: Conv) -> int:
+    return _out_size(size, c.kernel, c.stride, c.pad)
 
 
-def max_pool(x: np.ndarray, size: int, stride: int) -> np.ndarray:
-    n, h, w, ch = x.shape
-    ho, wo = _out_size(h, size, stride, 0), _out_size(w, size, stride, 0)
-    row_span, col_span = (ho - 1) * stride + 1, (wo - 1) * stride + 1
-    out = None
-    for i in range(size):
-        for j in range(size):
-            view = x[:, i : i + row_span : stride, j : j + col_span : stride]
-            out = view.copy() if out is None else np.maximum(out, view, out=out)
-    return out
+def build_graph(weights: Weights) -> bytes:
+    """The folded ResNet as an ONNX model taking (n, 150, 150, 3) uint8 RGB chips and
+    giving (n, 128) float32 encodings."""
+    graph = GraphWriter("dlib_face_recognition_resnet_model_v1")
+    chips = graph.input(INPUT, np.uint8, ["chips", CHIP_SIZE, CHIP_SIZE, 3])
+    x = graph.node("Cast", [chips], to=ELEMENT_TYPES[np.dtype(np.float32)])
+    x = graph.node("Sub", [x, graph.weight(weights.means)])
+    x = graph.node("Mul", [x, graph.weight(np.float32(INPUT_SCALE))])
+    x = graph.node("Transpose", [x], perm=[0, 3, 1, 2])  # NHWC to ONNX's NCHW
 
+    def conv(x: str, c: Conv) -> str:
+        return graph.node(
+            "Conv",
+            [x, graph.weight(c.weights), graph.weight(c.bias)],
+            kernel_shape=[c.kernel] * 2,
+            strides=[c.stride] * 2,
+            pads=[c.pad] * 4,
+        )
 
-def avg_pool2(x: np.ndarray) -> np.ndarray:
-    """dlib's avg_pool<2,2,2,2>: no padding, an odd last row or column is dropped."""
-    n, h, w, ch = x.shape
-    ho, wo = _out_size(h, 2, 2, 0), _out_size(w, 2, 2, 0)
-    x = x[:, : 2 * ho, : 2 * wo]
-    total = x[:, 0::2, 0::2] + x[:, 1::2, 0::2]
-    total += x[:, 0::2, 1::2]
-    total += x[:, 1::2, 1::2]
-    total *= 0.25
-    return total
+    def grown(x: str, size: int, channels: int, to_size: int, to_channels: int) -> str:
+        """dlib's add_prev adds tensors of different shapes as if the smaller were
+        zero-filled to the larger, at the end of each axis."""
+        if (size, channels) == (to_size, to_channels):
+            return x
+        ends = [0, to_channels - channels, to_size - size, to_size - size]
+        return graph.node("Pad", [x, graph.weight(np.array([0, 0, 0, 0, *ends], np.int64))])
 
-
-def add_padded(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """dlib's add_prev: tensors of different sizes add as if zero-filled to the larger one."""
-    if a.shape == b.shape:
-        return a + b
-    shape = tuple(max(p, q) for p, q in zip(a.shape, b.shape, strict=True))
-    out = np.zeros(shape, np.float32)
-    out[: a.shape[0], : a.shape[1], : a.shape[2], : a.shape[3]] += a
-    out[: b.shape[0], : b.shape[1], : b.shape[2], : b.shape[3]] += b
-    return out
-
-
-def _relu(x: np.ndarray) -> np.ndarray:
-    return np.maximum(x, 0.0, out=x)
-
-
-def forward(weights: Weights, chips: np.ndarray) -> np.ndarray:
-    """(n, 150, 150, 3) uint8 RGB chips -> (n, 128) float32 encodings."""
-    x = (chips.astype(np.float32) - weights.means) * np.float32(INPUT_SCALE)
-    x = _relu(conv(x, weights.stem))
-    x = max_pool(x, *weights.pool)
+    stem = weights.stem
+    x = graph.node("Relu", [conv(x, stem)])
+    pool, pool_stride = weights.pool
+    x = graph.node("MaxPool", [x], kernel_shape=[pool] * 2, strides=[pool_stride] * 2)
+    size = _out_size(_conv_size(CHIP_SIZE, stem), pool, pool_stride, 0)
+    channels = stem.out_channels
     for block in weights.blocks:
-        y = _relu(conv(x, block.conv1))
-        y = conv(y, block.conv2)
-        x = _relu(add_padded(avg_pool2(x) if block.down else x, y))
-    pooled = x.mean(axis=(1, 2), dtype=np.float32)
-    return pooled @ weights.fc
+        c1, c2 = block.conv1, block.conv2
+        y = conv(graph.node("Relu", [conv(x, c1)]), c2)
+        y_size = _conv_size(_conv_size(size, c1), c2)
+        skip, skip_size = x, size
+        if block.down:
+            # dlib's avg_pool<2,2,2,2>: no padding, an odd last row or column is dropped.
+            skip = graph.node("AveragePool", [x], kernel_shape=[2, 2], strides=[2, 2])
+            skip_size = _out_size(size, 2, 2, 0)
+        top, top_channels = max(skip_size, y_size), max(channels, c2.out_channels)
+        added = graph.node(
+            "Add",
+            [
+                grown(skip, skip_size, channels, top, top_channels),
+                grown(y, y_size, c2.out_channels, top, top_channels),
+            ],
+        )
+        x, size, channels = graph.node("Relu", [added]), top, top_channels
+    pooled = graph.node("Flatten", [graph.node("GlobalAveragePool", [x])])
+    graph.node("MatMul", [pooled, graph.weight(weights.fc)], output=OUTPUT)
+    graph.output(OUTPUT, np.float32, ["chips", ENCODING_DIM])
+    return graph.model()
+
+
+def model_bytes(model_file: str | Path | None = None) -> bytes:
+    """The encoder's ONNX model, built from dlib's file (~0.15 s) once per process."""
+    path = model_file or models.model_path(models.FACE_RECOGNITION_MODEL)
+    return _cached_model(str(Path(path).resolve()))
+
+
+@lru_cache(maxsize=2)
+def _cached_model(path: str) -> bytes:
+    return build_graph(build_weights(read_network(path)))
+
+
+class EncoderUnavailable(RuntimeError):
+    """onnxruntime cannot be loaded or cannot run the encoder; the message says why."""
+
+
+@lru_cache(maxsize=2)
+def _session(path: str) -> Any:
+    """One onnxruntime session per model file and process, shared by every encoder."""
+    try:
+        # Imported here, not at the top: see the module's docstring.
+        import onnxruntime
+    except ImportError as exc:
+        raise EncoderUnavailable(
+            f"The face encoder needs onnxruntime, which cannot be loaded ({exc}): "
+            "reinstall it with 'pip install --force-reinstall onnxruntime'."
+        ) from exc
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3  # errors only: its warnings are for model authors
+    try:
+        return onnxruntime.InferenceSession(
+            _cached_model(path), options, providers=["CPUExecutionProvider"]
+        )
+    except Exception as exc:  # onnxruntime's own error types differ between versions
+        raise EncoderUnavailable(f"onnxruntime cannot run the face encoder: {exc}") from exc
 
 
 class FaceEncoder:
@@ -237,7 +252,8 @@ class FaceEncoder:
     def __init__(self, model_file: str | Path | None = None, batch_size: int = DEFAULT_BATCH):
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
-        self.weights = load_weights(model_file)
+        path = model_file or models.model_path(models.FACE_RECOGNITION_MODEL)
+        self._session = _session(str(Path(path).resolve()))
         self.batch_size = int(batch_size)
 
     def encode(self, chips: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
@@ -251,6 +267,6 @@ class FaceEncoder:
             )
         out = np.empty((len(stack), ENCODING_DIM), np.float32)
         for start in range(0, len(stack), self.batch_size):
-            batch = stack[start : start + self.batch_size]
-            out[start : start + len(batch)] = forward(self.weights, batch)
+            batch = np.ascontiguousarray(stack[start : start + self.batch_size])
+            out[start : start + len(batch)] = self._session.run([OUTPUT], {INPUT: batch})[0]
         return out

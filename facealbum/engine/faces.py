@@ -16,7 +16,7 @@ import numpy as np
 
 from facealbum.config import DEFAULT_DETECTOR, DEFAULT_MIN_FACE_PX, DETECTORS
 from facealbum.engine import models
-from facealbum.engine.encoder import FaceEncoder, load_weights
+from facealbum.engine.encoder import FaceEncoder, model_bytes
 from facealbum.engine.images import LoadedImage, fingerprint, load_image, read_photo_bytes
 from facealbum.model import ENCODING_DIM, Box, Face, PhotoAnalysis
 
@@ -98,14 +98,15 @@ _preloaded_predictors: dict[str, Any] = {}
 
 
 def preload_models() -> None:
-    """Read the shape predictor and the encoder's weights (0.2 s) for the processes forked
-    from this one later: the weights stay in load_weights' cache, the predictor here.
-    YuNet is not built here: each worker builds its own network in milliseconds."""
+    """Read the shape predictor and build the encoder's model (0.25 s) for the processes
+    forked from this one later: the model stays in model_bytes' cache, the predictor here.
+    Each worker makes its own YuNet network (milliseconds) and its own onnxruntime
+    session: importing onnxruntime starts a thread, and this process must have one only."""
     import dlib
 
     predictor = str(models.model_path(models.SHAPE_PREDICTOR_5))
     _preloaded_predictors[predictor] = dlib.shape_predictor(predictor)
-    load_weights()
+    model_bytes()
 
 
 def usable_detector(detector: str) -> tuple[str, str | None]:
@@ -324,8 +325,8 @@ class FaceEngine:
     # -- models ------------------------------------------------------------------------
 
     def load_models(self) -> None:
-        """Load every model now instead of on first use; raises ModelsNotFoundError or
-        DetectorUnavailable when one cannot be loaded."""
+        """Load every model now instead of on first use; raises ModelsNotFoundError,
+        DetectorUnavailable or EncoderUnavailable when one cannot be loaded."""
         detector = self._load_detector()
         if self.detector == "yunet":
             detector.load()

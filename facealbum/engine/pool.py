@@ -29,7 +29,8 @@ _STOP_GRACE_SECONDS = 2.0
 
 # Each worker already has a core of its own: a BLAS that also spreads one matrix product
 # over every core makes the workers fight (measured 3x fewer faces per second with two
-# OpenBLAS threads per worker). numpy reads these when it loads, in a spawned worker as
+# OpenBLAS threads per worker, when the encoder ran on numpy; onnxruntime's threads are
+# set in engine/encoder.py). numpy reads these when it loads, in a spawned worker as
 # it unpickles its setup and in the fork server as it starts (forked workers inherit its
 # numpy), so they must be in the environment either starts with.
 _WORKER_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
