@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -204,6 +205,39 @@ def test_full_regroup_keeps_every_user_decision(album: Album):
     assert assigned(after) == assigned(before)
     assert after[0] == before[0] and after[2] == before[2]
     assert album.face(rose).person_id == guido
+
+
+@pytest.mark.parametrize("step", ["_knn_of_free", "regroup"])
+def test_a_full_regroup_cancelled_while_computed_changes_nothing(album: Album, monkeypatch, step):
+    from facealbum.album import grouping
+    from facealbum.db import backup as db_backup
+
+    with library_store(album).write() as conn:  # ungrouped: a full regroup groups them
+        conn.execute("UPDATE faces SET group_id = NULL WHERE person_id IS NULL")
+    before = state(album)
+    cancel = threading.Event()
+    # The user cancels while one of the plan's long steps runs.
+    if step == "regroup":
+        original = grouping.regroup
+        target, name = grouping, "regroup"
+    else:
+        original = grouping.Grouping._knn_of_free
+        target, name = grouping.Grouping, "_knn_of_free"
+
+    def cancelled_meanwhile(*args, **kwargs):
+        cancel.set()
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(target, name, cancelled_meanwhile)
+    backups = db_backup.list_backups(library_store(album).path)
+
+    assert album.regroup(full=True, cancel=cancel) is False
+    assert state(album) == before
+    assert db_backup.list_backups(library_store(album).path) == backups  # nothing to undo
+
+    monkeypatch.undo()
+    assert album.regroup(full=True, cancel=threading.Event()) is True
+    assert state(album) != before  # the same regroup, not cancelled, does change groups
 
 
 def test_merge_carries_rejections_to_the_target(album: Album):

@@ -4,6 +4,7 @@ undo, hidden people, XMP names and the Tools menu, driven through the real widge
 from __future__ import annotations
 
 import shutil
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
+from helpers_storage import every_face, library_store  # noqa: E402
 from library_builder import FOUR_PEOPLE_PHOTOS as PHOTOS  # noqa: E402
 from library_builder import build_folder, reduced_copy  # noqa: E402
 from PySide6.QtCore import QPointF, Qt  # noqa: E402
@@ -343,6 +345,61 @@ def test_regroup_keeps_named_people_and_regroups_the_rest(qtbot, open_window):
     assert regrouped is not None
     assert regrouped == album.face(faces_of(album, "biden_2")[0]).group_id
     qtbot.waitUntil(lambda: page.group_model.row_of(regrouped) is not None, timeout=WAIT_MS)
+
+
+@pytest.mark.parametrize("how", ["button", "escape", "while_written"])
+def test_a_long_regroup_shows_a_dialog_whose_cancel_changes_nothing(
+    qtbot, open_window, monkeypatch, tmp_path, how
+):
+    from PySide6.QtWidgets import QProgressDialog, QPushButton
+
+    from facealbum.album import grouping
+    from facealbum.ui import library_tools
+
+    win = open_window()
+    album = win.context.album
+    with library_store(album).write() as conn:  # ungrouped: a full regroup groups them
+        conn.execute("UPDATE faces SET group_id = NULL WHERE person_id IS NULL")
+    groups_before = [(f.id, f.group_id) for f in every_face(album)]
+    # The step the user cancels in is made to take as long as on a large library.
+    release = threading.Event()
+    slow_step = (
+        (grouping.Batches, "write_regroup")
+        if how == "while_written"
+        else (grouping.Grouping, "_knn_of_free")
+    )
+    original = getattr(*slow_step)
+
+    def as_on_a_large_library(*args, **kwargs):
+        release.wait(30)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(*slow_step, as_on_a_large_library)
+    messages: list[str] = []
+    win.context.status_message.connect(messages.append)
+
+    win.regroup_action.trigger()
+    dialog = win.findChild(QProgressDialog, library_tools.REGROUP_DIALOG)
+    # shown once it takes long: soon, not after QProgressDialog's own 4 s
+    qtbot.waitUntil(dialog.isVisible, timeout=library_tools.REGROUP_DIALOG_AFTER_MS + 2000)
+    win.regroup_action.trigger()  # a second regroup meanwhile: the same dialog, no other
+    assert win.findChildren(QProgressDialog) == [dialog]
+    dialog.grab().save(str(tmp_path / "regroup.png"))
+    if how == "escape":
+        qtbot.keyClick(dialog, Qt.Key.Key_Escape)
+    else:
+        dialog.findChild(QPushButton).click()
+    assert "Cancelling the regroup…" in messages
+    release.set()
+
+    qtbot.waitUntil(lambda: win.findChild(QProgressDialog) is None, timeout=WAIT_MS)
+    groups_after = [(f.id, f.group_id) for f in every_face(album)]
+    if how == "while_written":  # too late: it finishes, and says so
+        assert any("too late to cancel" in m for m in messages)
+        assert groups_after != groups_before
+    else:
+        assert "Regroup cancelled: the groups are as they were" in messages
+        assert groups_after == groups_before
 
 
 def test_keyboard_shortcuts_lists_every_shortcut(qtbot, open_window):

@@ -16,6 +16,7 @@ Rules kept everywhere:
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -484,20 +485,34 @@ class PeopleMixin:
 
     # -- grouping -------------------------------------------------------------------------
 
-    def regroup(self, full: bool = False, *, batch_size: int = WRITE_BATCH) -> None:
+    def regroup(
+        self,
+        full: bool = False,
+        *,
+        batch_size: int = WRITE_BATCH,
+        cancel: threading.Event | None = None,
+    ) -> bool:
         """Group unassigned faces again. full=False only places faces that have no group;
         full=True redoes every candidate group (ids of groups that stay mostly the same are
         kept). Faces with a person are never touched.
 
         Computed outside the write transaction and written `batch_size` faces at a time: a
-        user's action meanwhile waits a fraction of a second, and stands."""
-        if full:
-            self.backup("before-regroup")  # it rewrites every group: keep the way back
+        user's action meanwhile waits a fraction of a second, and stands. A full regroup
+        can be cancelled (`cancel` set) while it is computed: it then changes nothing and
+        returns False. Once it writes, it finishes: half the groups redone would be
+        neither the old grouping nor the new one."""
         batches = Batches(self._store, self._grouping(), batch_size)
-        if full:
-            batches.place(batches.regroup_all(), join=False)
-        else:
+        if not full:
             batches.place(pq.free_ungrouped(self._store.conn))
+            return True
+        plan = batches.grouping.plan_regroup(
+            self._store.conn, cancel.is_set if cancel else lambda: False
+        )
+        if plan is None:
+            return False
+        self.backup("before-regroup")  # it rewrites every group: keep the way back
+        batches.place(batches.write_regroup(plan), join=False)
+        return True
 
     def _update_people_after_scan(
         self,

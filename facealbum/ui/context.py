@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,14 +55,18 @@ class LibraryContext(QObject):
         *,
         owner: QObject | None = None,
         failure: str = "That did not work",
+        on_end: Callable[[], None] | None = None,
     ) -> None:
         """Run a changing action on a worker; then refresh every view, or show the error
         (titled `failure`; its text says what went wrong). The error is shown even when
         `owner` is gone by then: a change that was not saved must not vanish with the
-        window it was made in; only `on_done` is skipped."""
+        window it was made in; only `on_done` is skipped. `on_end` is called first either
+        way (to close a progress dialog, say)."""
         album = self.album
 
         def done(result: Any) -> None:
+            if on_end is not None:
+                on_end()
             if album is not self.album:
                 return  # the library was switched meanwhile
             if description:
@@ -70,4 +75,9 @@ class LibraryContext(QObject):
                 on_done(result)
             self.data_changed.emit()
 
-        run_task(lambda: fn(album), done, lambda e: self.error.emit(failure, e), owner=self)
+        def failed(error: BaseException) -> None:
+            if on_end is not None:
+                on_end()
+            self.error.emit(failure, error)
+
+        run_task(lambda: fn(album), done, failed, owner=self)

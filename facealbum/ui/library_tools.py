@@ -3,10 +3,11 @@ sidecars."""
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QMessageBox, QWidget
+from PySide6.QtWidgets import QMessageBox, QProgressDialog, QWidget
 
 from facealbum.config import DETECTORS, RECOMMENDED_DETECTOR
 from facealbum.ui.context import LibraryContext
@@ -15,6 +16,10 @@ from facealbum.ui.style import plural
 if TYPE_CHECKING:
     from facealbum.album import Album
 
+# The regroup's progress dialog (one at a time), shown only once a regroup takes this long.
+REGROUP_DIALOG = "regroup-progress"
+REGROUP_DIALOG_AFTER_MS = 1000
+
 EXPORT_QUESTION = (
     "Write the names of the people in each photo into a .xmp file beside the photo, "
     "where digiKam, Lightroom and other photo apps find them?\n\n"
@@ -22,17 +27,50 @@ EXPORT_QUESTION = (
 )
 
 
-def regroup(context: LibraryContext, parent: QWidget) -> None:
-    """Redo the unnamed groups from scratch (after changing the tolerance, say)."""
+def regroup(context: LibraryContext, parent: QWidget) -> QProgressDialog | None:
+    """Redo the unnamed groups from scratch (after changing the tolerance, say). The window
+    stays usable meanwhile; a dialog shows when it takes long (seconds on 100,000 faces),
+    whose Cancel stops it while the new groups are computed, before anything changes."""
     if context.album is None:
-        return
+        return None
+    running = parent.findChild(QProgressDialog, REGROUP_DIALOG)
+    if running is not None:  # one regroup at a time
+        running.show()
+        running.raise_()
+        return running
+    cancel = threading.Event()
+    dialog = QProgressDialog(
+        "Regrouping the unnamed faces…\nYou can go on working meanwhile.", "Cancel", 0, 0, parent
+    )
+    dialog.setObjectName(REGROUP_DIALOG)
+    dialog.setWindowTitle("Regroup faces")
+    dialog.setMinimumDuration(REGROUP_DIALOG_AFTER_MS)
+    dialog.setValue(0)  # starts that clock: a busy dialog gets no other value
+    dialog.setAutoClose(False)
+    dialog.canceled.connect(cancel.set)
+    dialog.canceled.connect(lambda: context.status_message.emit("Cancelling the regroup…"))
+    dialog.destroyed.connect(lambda *_: cancel.set())  # the window closed: stop, if it can
+
+    def report(regrouped: bool) -> None:
+        if not regrouped:
+            context.status_message.emit("Regroup cancelled: the groups are as they were")
+        elif cancel.is_set():
+            context.status_message.emit(
+                "Regrouped the unnamed faces: they were being written, too late to cancel"
+            )
+        else:
+            context.status_message.emit("Regrouped the unnamed faces")
+
     context.status_message.emit("Regrouping the unnamed faces…")
     context.act(
-        lambda a: a.regroup(full=True),
-        "Regrouped the unnamed faces",
+        lambda a: a.regroup(full=True, cancel=cancel),
+        "",
+        report,
         owner=parent,
         failure="Could not regroup",
+        on_end=dialog.deleteLater,
     )
+    return dialog
 
 
 def find_faces_again(context: LibraryContext, parent: QWidget) -> QMessageBox | None:
