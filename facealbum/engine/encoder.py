@@ -210,10 +210,16 @@ def build_graph(weights: Weights) -> bytes:
     return graph.model()
 
 
+def _model_key(model_file: str | Path | None) -> str:
+    """The model file's full path (default: face_recognition_models'), one cache key
+    however the file is named."""
+    path = model_file or models.model_path(models.FACE_RECOGNITION_MODEL)
+    return str(Path(path).resolve())
+
+
 def model_bytes(model_file: str | Path | None = None) -> bytes:
     """The encoder's ONNX model, built from dlib's file (~0.15 s) once per process."""
-    path = model_file or models.model_path(models.FACE_RECOGNITION_MODEL)
-    return _cached_model(str(Path(path).resolve()))
+    return _cached_model(_model_key(model_file))
 
 
 @lru_cache(maxsize=2)
@@ -254,8 +260,9 @@ def _session(path: str) -> Any:
 
 def _return_freed_memory() -> None:
     """Building the model and making a session use ~40 and ~50 MB of short-lived memory,
-    which glibc keeps in the process's heap once freed: a session alone left a process
-    85 MB larger instead of 32 (bench/encoder.py). Hand it back to the system."""
+    which glibc keeps in the process's heap once freed: making a session left a process
+    85 MB larger instead of 32 (measured; bench/encoder.py records the 32). Hand it back
+    to the system."""
     if not sys.platform.startswith("linux"):
         return
     try:
@@ -270,8 +277,7 @@ class FaceEncoder:
     def __init__(self, model_file: str | Path | None = None, batch_size: int = DEFAULT_BATCH):
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
-        path = model_file or models.model_path(models.FACE_RECOGNITION_MODEL)
-        self._session = _session(str(Path(path).resolve()))
+        self._session = _session(_model_key(model_file))
         self.batch_size = int(batch_size)
 
     def encode(self, chips: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
