@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from facealbum.engine import cluster
 from facealbum.engine.cluster import (
     UNGROUPED,
+    Cancelled,
     bcubed,
     carry_group_ids,
     group_faces,
@@ -45,6 +47,37 @@ def test_groups_follow_people():
     labels = group_faces(enc, np.arange(len(enc)))
     precision, recall = bcubed(who, singletons_apart(labels))
     assert precision == 1.0 and recall == 1.0
+
+
+def test_a_cancel_during_the_neighbour_search_stops_it_after_the_part_it_is_in(monkeypatch):
+    monkeypatch.setattr(cluster, "QUERIES_PER_PART", 10)
+    enc, _ = people(5, 8)
+    searched: list[int] = []
+    knn = exact_knn(enc, np.arange(len(enc)))
+
+    def counted(queries: np.ndarray, k: int):
+        searched.append(len(queries))
+        return knn(queries, k)
+
+    with pytest.raises(Cancelled):
+        group_faces(enc, np.arange(len(enc)), counted, cancelled=lambda: bool(searched))
+    assert searched == [10]  # of 40 faces: the other three parts were never searched
+
+
+def test_a_cancel_during_the_merges_stops_them(monkeypatch):
+    monkeypatch.setattr(cluster, "MERGES_PER_PART", 5)
+    enc, _ = people(5, 8)
+    asked = []
+
+    def cancelled() -> bool:  # no to the search, then no to the first part of the merges
+        asked.append(True)
+        return len(asked) > 2
+
+    with pytest.raises(Cancelled):
+        group_faces(enc, np.arange(len(enc)), cancelled=cancelled)
+    asked.clear()
+    group_faces(enc, np.arange(len(enc)), cancelled=lambda: asked.append(True) or False)
+    assert len(asked) > 3  # not cancelled, it has more than two parts of merges to do
 
 
 def test_two_faces_of_one_photo_never_share_a_group_even_when_identical():

@@ -22,7 +22,7 @@ import numpy as np
 
 from facealbum.db import people_queries as pq
 from facealbum.db import people_writes as pw
-from facealbum.engine.cluster import GroupingParams, regroup
+from facealbum.engine.cluster import Cancelled, GroupingParams, regroup
 from facealbum.engine.faceset import FaceTable
 from facealbum.engine.incremental import join_new_faces
 from facealbum.engine.knn import KnnFn, build_knn, restricted_knn
@@ -170,18 +170,14 @@ class Grouping:
     ) -> RegroupPlan | None:
         """Full regroup of the unassigned faces (ids of groups that stay mostly the same are
         kept), read in one snapshot and computed outside any transaction. None when
-        `cancelled()` has turned true, asked between its steps (seconds each on 100,000
-        faces): nothing is written before the plan is whole."""
+        `cancelled()` has turned true, asked between parts of the work (under a second
+        each on 100,000 faces): nothing is written before the plan is whole."""
         with pq.snapshot(conn):
             table = _table(pq.all_face_columns(conn))
             first = pq.next_group_id(conn)
-        if cancelled():
-            return None
-        knn = self._knn_of_free(table)
-        if cancelled():
-            return None
-        labels, _ = regroup(table, knn, first, self.params)
-        if cancelled():
+        try:
+            labels, _ = regroup(table, self._knn_of_free(table), first, self.params, cancelled)
+        except Cancelled:
             return None
         free = np.flatnonzero(~table.assigned)
         changed = free[labels[free] != table.group_ids[free]]  # by id, as the table is
