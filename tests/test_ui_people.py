@@ -390,6 +390,9 @@ def test_a_long_regroup_shows_a_dialog_whose_cancel_changes_nothing(
     else:
         dialog.findChild(QPushButton).click()
     assert "Cancelling the regroup…" in messages
+    win.regroup_action.trigger()  # again while it stops: no second one, the dialog stays hidden
+    assert win.findChildren(QProgressDialog) == [dialog] and not dialog.isVisible()
+    assert messages[-1] == "The last regroup is still stopping; try again soon"
     release.set()
 
     qtbot.waitUntil(lambda: win.findChild(QProgressDialog) is None, timeout=WAIT_MS)

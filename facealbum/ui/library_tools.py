@@ -35,8 +35,11 @@ def regroup(context: LibraryContext, parent: QWidget) -> QProgressDialog | None:
         return None
     running = parent.findChild(QProgressDialog, REGROUP_DIALOG)
     if running is not None:  # one regroup at a time
-        running.show()
-        running.raise_()
+        if running.wasCanceled():
+            context.status_message.emit("The last regroup is still stopping; try again soon")
+        else:
+            running.show()
+            running.raise_()
         return running
     cancel = threading.Event()
     dialog = QProgressDialog(
