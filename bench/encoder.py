@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -36,6 +35,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(REPO_ROOT / "bench"))
 
 FACES_DIR = Path(os.environ.get("FACEALBUM_TEST_FACES", REPO_ROOT.parent / "shared" / "faces"))
 RESULTS = Path(__file__).resolve().parent / "results" / "encoder.json"
@@ -291,10 +291,11 @@ def main() -> None:
 
     if not (FACES_DIR / "labels.csv").is_file():
         sys.exit(f"development faces not found at {FACES_DIR} (set FACEALBUM_TEST_FACES)")
-    load_start = os.getloadavg()
+    import detection  # bench/detection.py: the machine's description every bench records
+
+    machine = detection.machine()  # its load average is taken now, at the start
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
-        import dlib
         import numpy as np
         import onnxruntime
 
@@ -319,13 +320,9 @@ def main() -> None:
         "faces": args.faces,
         "rounds": args.rounds,
         "machine": {
-            "python": platform.python_version(),
-            "machine": platform.machine(),
-            "cpu_count": CORES,
+            **machine,
             "onnxruntime": onnxruntime.__version__,
-            "dlib": dlib.__version__,
             "numpy": np.__version__,
-            "load_average_at_start": [round(x, 2) for x in load_start],
             "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
         },
         "threads": "1 onnxruntime intra-op and inter-op, 1 BLAS; dlib uses no BLAS",

@@ -23,7 +23,6 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import json  # noqa: E402
-import platform  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -35,10 +34,13 @@ import numpy as np  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
 FACES = Path(os.environ.get("FACEALBUM_TEST_FACES", REPO.parent / "shared" / "faces"))
 RESULTS = REPO / "bench" / "results" / "onnxruntime_study.json"
 ROUNDS = 5
 SECONDS_PER_MEASURE = 1.0
+
+import detection  # noqa: E402  (bench/detection.py: the machine's description)
 
 from facealbum.engine.yunet import MODEL_FILE  # noqa: E402
 
@@ -108,19 +110,17 @@ def main() -> int:
     if not (FACES / "labels.csv").is_file():
         raise SystemExit(f"development faces not found at {FACES}")
     cv2.setNumThreads(1)
-    started, load_start = time.monotonic(), os.getloadavg()
+    machine = detection.machine()  # its load average is taken now, at the start
+    started = time.monotonic()
     started_ort = import_cost()
     yunet = yunet_study(ort)
     print("yunet", yunet["cpu_ms_per_call_median"], flush=True)
     result = {
         "what": __doc__.split("\n\n")[0],
         "machine": {
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
-            "opencv": cv2.__version__,
+            **machine,
             "numpy": np.__version__,
             "onnxruntime": ort.__version__,
-            "load_average_at_start": [round(x, 2) for x in load_start],
             "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
         },
         "threads": "1 OpenCV, 1 BLAS, 1 ORT intra-op and inter-op",
