@@ -16,7 +16,7 @@ import numpy as np
 
 from facealbum.config import DEFAULT_DETECTOR, DEFAULT_MIN_FACE_PX, DETECTORS
 from facealbum.engine import models
-from facealbum.engine.encoder import FaceEncoder, model_bytes
+from facealbum.engine.encoder import CHIP_SIZE, FaceEncoder, model_bytes
 from facealbum.engine.images import LoadedImage, fingerprint, load_image, read_photo_bytes
 from facealbum.model import ENCODING_DIM, Box, Face, PhotoAnalysis
 
@@ -41,7 +41,6 @@ DETECT_SIDE = 1000
 UPSAMPLE = 1
 GREY = True
 
-CHIP_SIZE = 150  # dlib's encoder takes 150x150 aligned chips
 CHIP_PADDING = 0.25  # the padding dlib's compute_face_descriptor uses by default
 
 # YuNet's faces are aligned and encoded from the same 1000 px decode as HOG's (photos
