@@ -347,7 +347,7 @@ def test_regroup_keeps_named_people_and_regroups_the_rest(qtbot, open_window):
     qtbot.waitUntil(lambda: page.group_model.row_of(regrouped) is not None, timeout=WAIT_MS)
 
 
-@pytest.mark.parametrize("how", ["button", "escape", "while_written"])
+@pytest.mark.parametrize("how", ["button", "escape", "rejected", "while_written"])
 def test_a_long_regroup_shows_a_dialog_whose_cancel_changes_nothing(
     qtbot, open_window, monkeypatch, tmp_path, how
 ):
@@ -387,6 +387,8 @@ def test_a_long_regroup_shows_a_dialog_whose_cancel_changes_nothing(
     dialog.grab().save(str(tmp_path / "regroup.png"))
     if how == "escape":
         qtbot.keyClick(dialog, Qt.Key.Key_Escape)
+    elif how == "rejected":  # what Esc does when another window is the active one
+        dialog.reject()
     else:
         dialog.findChild(QPushButton).click()
     assert "Cancelling the regroup…" in messages
@@ -403,6 +405,36 @@ def test_a_long_regroup_shows_a_dialog_whose_cancel_changes_nothing(
     else:
         assert "Regroup cancelled: the groups are as they were" in messages
         assert groups_after == groups_before
+
+
+def test_closing_the_window_cancels_a_regroup_that_is_computing(qtbot, open_window, monkeypatch):
+    from facealbum.album import grouping
+    from facealbum.db import backup as db_backup
+    from facealbum.ui.tasks import wait_for_pool
+
+    win = open_window()
+    album = win.context.album
+    store = library_store(album)
+    with store.write() as conn:  # ungrouped: a full regroup groups them
+        conn.execute("UPDATE faces SET group_id = NULL WHERE person_id IS NULL")
+    groups_before = [(f.id, f.group_id) for f in every_face(album)]
+    backups_before = db_backup.list_backups(store.path)
+    release = threading.Event()
+    original = grouping.Grouping._knn_of_free
+
+    def as_on_a_large_library(*args, **kwargs):
+        release.wait(30)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(grouping.Grouping, "_knn_of_free", as_on_a_large_library)
+    win.regroup_action.trigger()
+    threading.Timer(0.5, release.set).start()  # the close below waits for it
+    win.close()
+    wait_for_pool("work", 30.0)  # whatever the regroup still does, it has done it now
+
+    assert db_backup.list_backups(store.path) == backups_before
+    with Album.open(store.path.parent) as reopened:
+        assert [(f.id, f.group_id) for f in every_face(reopened)] == groups_before
 
 
 def test_keyboard_shortcuts_lists_every_shortcut(qtbot, open_window):

@@ -30,7 +30,8 @@ EXPORT_QUESTION = (
 def regroup(context: LibraryContext, parent: QWidget) -> QProgressDialog | None:
     """Redo the unnamed groups from scratch (after changing the tolerance, say). The window
     stays usable meanwhile; a dialog shows when it takes long (seconds on 100,000 faces),
-    whose Cancel stops it while the new groups are computed, before anything changes."""
+    whose Cancel stops it while the new groups are computed, before anything changes.
+    Closing the window cancels it too (stop_regroup)."""
     if context.album is None:
         return None
     running = parent.findChild(QProgressDialog, REGROUP_DIALOG)
@@ -50,9 +51,17 @@ def regroup(context: LibraryContext, parent: QWidget) -> QProgressDialog | None:
     dialog.setMinimumDuration(REGROUP_DIALOG_AFTER_MS)
     dialog.setValue(0)  # starts that clock: a busy dialog gets no other value
     dialog.setAutoClose(False)
-    dialog.canceled.connect(cancel.set)
-    dialog.canceled.connect(lambda: context.status_message.emit("Cancelling the regroup…"))
-    dialog.destroyed.connect(lambda *_: cancel.set())  # the window closed: stop, if it can
+
+    def cancelled_by_user() -> None:
+        if not cancel.is_set():
+            cancel.set()
+            context.status_message.emit("Cancelling the regroup…")
+
+    dialog.canceled.connect(cancelled_by_user)  # its button, and Esc while it is active
+    # Esc reaching it while another window is active hides it without `canceled`:
+    # cancelled all the same, not left running out of sight.
+    dialog.rejected.connect(dialog.cancel)
+    dialog.rejected.connect(cancelled_by_user)
 
     def report(regrouped: bool) -> None:
         if not regrouped:
@@ -74,6 +83,14 @@ def regroup(context: LibraryContext, parent: QWidget) -> QProgressDialog | None:
         on_end=dialog.deleteLater,
     )
     return dialog
+
+
+def stop_regroup(parent: QWidget) -> None:
+    """Cancel the running regroup, as its Cancel does (the window is closing): it stops at
+    once while it computes, and finishes its writes when it has begun them."""
+    running = parent.findChild(QProgressDialog, REGROUP_DIALOG)
+    if running is not None and not running.wasCanceled():
+        running.canceled.emit()
 
 
 def find_faces_again(context: LibraryContext, parent: QWidget) -> QMessageBox | None:

@@ -509,11 +509,15 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
         self._shutdown_lookalike()
         self.context.scan.cancel()
+        library_tools.stop_regroup(self)
         album = self.context.album
         if album is not None:
             from facealbum.ui.tasks import wait_for_pool
 
             wait_for_pool("scan", 10.0)  # a cancelled scan stops after its current photos
+            # ...and a cancelled regroup at once, or after its writes; the library's other
+            # changes being written finish before it is closed
+            wait_for_pool("work", 10.0)
             self.context.scan.release_workers()
             try:
                 album.close()
